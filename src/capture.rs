@@ -1,0 +1,330 @@
+//! The capture thread: owns the RFB session and the screen, asks for updates
+//! at most `max_fps` times a second, encodes only when something changed,
+//! publishes to the hub and reconnects with backoff (0.5 s doubling to 5 s).
+//! `Control` lets HTTP threads start/stop the session and reach its input.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crate::hub::Hub;
+use crate::jpeg::BandedEncoder;
+use crate::rfb::{ConnectOptions, Event, Input, RfbError, Session};
+use crate::screen::Screen;
+
+const BACKOFF_FIRST: Duration = Duration::from_millis(500);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// How often the loop wakes while waiting for the server, to pick up pointer
+/// moves (the cursor is drawn by vncmon) and control changes.
+const POLL: Duration = Duration::from_millis(50);
+
+/// Encoding settings for the capture thread.
+#[derive(Clone, Debug)]
+pub struct CaptureSettings {
+    pub quality: u8,
+    pub max_fps: u32,
+}
+
+struct CtlState {
+    /// Keep a session up (set by connect, cleared by disconnect).
+    monitoring: bool,
+    /// Leave the thread for good.
+    stop: bool,
+    /// Input of the live session, if one is up.
+    input: Option<Input>,
+}
+
+/// Start/stop requests to the capture thread, and its session's input.
+#[derive(Clone)]
+pub struct Control {
+    inner: Arc<(Mutex<CtlState>, Condvar)>,
+}
+
+impl Default for Control {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Control {
+    pub fn new() -> Control {
+        Control {
+            inner: Arc::new((
+                Mutex::new(CtlState {
+                    monitoring: true,
+                    stop: false,
+                    input: None,
+                }),
+                Condvar::new(),
+            )),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, CtlState> {
+        self.inner.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keep a session to the configured server up (the default at start).
+    pub fn connect(&self) {
+        self.lock().monitoring = true;
+        self.inner.1.notify_all();
+    }
+
+    /// End the session and stay disconnected until `connect`.
+    pub fn disconnect(&self) {
+        let mut st = self.lock();
+        st.monitoring = false;
+        if let Some(i) = st.input.take() {
+            i.shutdown();
+        }
+        drop(st);
+        self.inner.1.notify_all();
+    }
+
+    /// End the session and the capture thread.
+    pub fn stop(&self) {
+        let mut st = self.lock();
+        st.stop = true;
+        st.monitoring = false;
+        if let Some(i) = st.input.take() {
+            i.shutdown();
+        }
+        drop(st);
+        self.inner.1.notify_all();
+    }
+
+    pub fn monitoring(&self) -> bool {
+        self.lock().monitoring
+    }
+
+    /// The live session's input sender, if a session is up.
+    pub fn input(&self) -> Option<Input> {
+        self.lock().input.clone()
+    }
+
+    fn set_input(&self, input: Option<Input>) {
+        self.lock().input = input;
+    }
+
+    fn stopped(&self) -> bool {
+        self.lock().stop
+    }
+
+    fn wants_session(&self) -> bool {
+        let st = self.lock();
+        st.monitoring && !st.stop
+    }
+
+    /// Sleeps up to `d`, waking early on any control change. Returns whether
+    /// a session is still wanted.
+    fn sleep(&self, d: Duration) -> bool {
+        let deadline = Instant::now() + d;
+        let mut st = self.lock();
+        while st.monitoring && !st.stop {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            st = self
+                .inner
+                .1
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        st.monitoring && !st.stop
+    }
+
+    /// Blocks while monitoring is off; returns false when the thread must stop.
+    fn wait_for_monitoring(&self) -> bool {
+        let mut st = self.lock();
+        while !st.monitoring && !st.stop {
+            st = self.inner.1.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        !st.stop
+    }
+}
+
+/// Starts the capture thread.
+pub fn spawn(
+    opts: ConnectOptions,
+    settings: CaptureSettings,
+    hub: Arc<Hub>,
+    control: Control,
+) -> std::io::Result<JoinHandle<()>> {
+    thread::Builder::new()
+        .name("capture".into())
+        .spawn(move || run(opts, settings, hub, control))
+}
+
+fn run(opts: ConnectOptions, settings: CaptureSettings, hub: Arc<Hub>, control: Control) {
+    let threads = thread::available_parallelism().map_or(1, |n| n.get());
+    let mut encoder = BandedEncoder::new(settings.quality, threads);
+    let mut backoff = BACKOFF_FIRST;
+    loop {
+        hub.update_status(|s| s.monitoring = control.monitoring());
+        if !control.wait_for_monitoring() {
+            break;
+        }
+        hub.update_status(|s| s.monitoring = true);
+        log::info!("connecting to {}", opts.addr);
+        let result = Session::connect(&opts).and_then(|session| {
+            log::info!(
+                "connected to {} ({}x{}, {:?})",
+                opts.addr,
+                session.width(),
+                session.height(),
+                session.name()
+            );
+            backoff = BACKOFF_FIRST;
+            let r = run_session(session, &settings, &mut encoder, &hub, &control);
+            control.set_input(None);
+            r
+        });
+        let wanted = control.wants_session();
+        hub.update_status(|s| {
+            s.connected = false;
+            s.fps = 0.0;
+            s.monitoring = wanted;
+            if let Err(e) = &result {
+                if wanted {
+                    s.last_error = Some(e.to_string());
+                }
+            }
+        });
+        match &result {
+            Err(e) if wanted => {
+                log::warn!("session to {}: {e}; retrying in {backoff:?}", opts.addr)
+            }
+            _ => log::info!("session to {} closed", opts.addr),
+        }
+        if control.stopped() {
+            break;
+        }
+        if wanted {
+            control.sleep(backoff);
+            backoff = (backoff * 2).min(BACKOFF_MAX);
+        }
+    }
+    hub.update_status(|s| {
+        s.connected = false;
+        s.monitoring = false;
+    });
+}
+
+/// Runs one session until it fails or is no longer wanted.
+fn run_session(
+    mut session: Session,
+    settings: &CaptureSettings,
+    encoder: &mut BandedEncoder,
+    hub: &Hub,
+    control: &Control,
+) -> Result<(), RfbError> {
+    let input = session.input();
+    control.set_input(Some(input.clone()));
+    if !control.wants_session() {
+        // A disconnect raced with the handshake.
+        input.shutdown();
+        return Ok(());
+    }
+    let mut screen = Screen::new(session.width(), session.height());
+    hub.update_status(|s| {
+        s.connected = true;
+        s.width = screen.width();
+        s.height = screen.height();
+        s.desktop_name = session.name().to_string();
+        s.last_error = None;
+    });
+    let interval = Duration::from_secs(1) / settings.max_fps.max(1);
+    let mut fps = FpsMeter::default();
+    let mut last_encode: Option<Instant> = None;
+    let mut last_request = Instant::now();
+    let mut outstanding = true;
+    session.request_update(false, &screen)?;
+
+    while control.wants_session() {
+        if let Some((x, y)) = input.pointer_pos() {
+            screen.move_cursor(x, y);
+        }
+        let now = Instant::now();
+        let slot_free = last_encode.is_none_or(|t| now >= t + interval);
+        if screen.fb.any_dirty() && slot_free {
+            let dirty = screen.fb.take_dirty();
+            match encoder.encode(&screen, &dirty) {
+                Ok(Some(jpeg)) => {
+                    hub.publish(jpeg, screen.width(), screen.height());
+                    last_encode = Some(now);
+                    fps.tick(now);
+                }
+                Ok(None) => {} // the bands changed back to what was served
+                Err(e) => log::error!("JPEG encoding failed: {e}"),
+            }
+        }
+        if !outstanding && now >= last_request + interval {
+            session.request_update(true, &screen)?;
+            last_request = now;
+            outstanding = true;
+        }
+        let rate = fps.rate(now);
+        hub.update_status(|s| s.fps = rate);
+
+        // Sleep until the next thing to do, waking early when the server speaks.
+        let mut wait = POLL;
+        if screen.fb.any_dirty() {
+            if let Some(t) = last_encode {
+                wait = wait.min((t + interval).saturating_duration_since(now));
+            }
+        }
+        if !outstanding {
+            wait = wait.min((last_request + interval).saturating_duration_since(now));
+        }
+        if session.wait_readable(wait.max(Duration::from_millis(1)))? {
+            let before = (screen.width(), screen.height());
+            if session.read_message(&mut screen)? == Event::Update {
+                outstanding = false;
+                if before != (screen.width(), screen.height()) {
+                    log::info!("screen resized to {}x{}", screen.width(), screen.height());
+                    hub.update_status(|s| {
+                        s.width = screen.width();
+                        s.height = screen.height();
+                    });
+                    // A resized screen wants a whole fresh picture.
+                    session.request_update(false, &screen)?;
+                    last_request = Instant::now();
+                    outstanding = true;
+                }
+            }
+        }
+    }
+    input.shutdown();
+    Ok(())
+}
+
+/// Frames per second over the last two seconds.
+#[derive(Default)]
+struct FpsMeter {
+    times: VecDeque<Instant>,
+}
+
+const FPS_WINDOW: Duration = Duration::from_secs(2);
+
+impl FpsMeter {
+    fn tick(&mut self, now: Instant) {
+        self.times.push_back(now);
+        self.trim(now);
+    }
+    fn trim(&mut self, now: Instant) {
+        while self
+            .times
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > FPS_WINDOW)
+        {
+            self.times.pop_front();
+        }
+    }
+    fn rate(&mut self, now: Instant) -> f64 {
+        self.trim(now);
+        self.times.len() as f64 / FPS_WINDOW.as_secs_f64()
+    }
+}

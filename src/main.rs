@@ -1,0 +1,95 @@
+//! The `vncmon` command: configuration → capture thread → HTTP server.
+
+use std::net::TcpListener;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use vncmon::app::App;
+use vncmon::capture::{self, CaptureSettings, Control};
+use vncmon::config::{self, Command};
+use vncmon::demo::Demo;
+use vncmon::http::{self, Limits};
+use vncmon::hub::Hub;
+use vncmon::rfb::ConnectOptions;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cmd = config::parse(&args, &|k| std::env::var(k).ok(), &|p| {
+        std::fs::read_to_string(p)
+    });
+    let mut cfg = match cmd {
+        Ok(Command::Help) => {
+            println!("{}", config::help());
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Version) => {
+            println!("vncmon {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Run(c)) => *c,
+        Err(e) => {
+            eprintln!("vncmon: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    vncmon::logger::init(cfg.log_level);
+
+    // Keep the demo server alive for the whole run.
+    let _demo = if cfg.demo {
+        match Demo::start(cfg.password.clone()) {
+            Ok(d) => {
+                log::info!("demo desktop listening on {}", d.addr());
+                cfg.vnc = Some(d.addr().to_string());
+                Some(d)
+            }
+            Err(e) => {
+                eprintln!("vncmon: cannot start the demo desktop: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
+
+    let listener = match TcpListener::bind(&cfg.listen) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("vncmon: cannot listen on {}: {e}", cfg.listen);
+            return ExitCode::FAILURE;
+        }
+    };
+    let url_addr = listener
+        .local_addr()
+        .map_or_else(|_| cfg.listen.clone(), |a| a.to_string());
+
+    let hub = Arc::new(Hub::new());
+    let control = Control::new();
+    let opts = ConnectOptions {
+        addr: cfg.vnc.clone().unwrap_or_default(),
+        password: cfg.password.clone(),
+        encodings: cfg.encodings.clone(),
+        connect_timeout: Duration::from_secs(5),
+    };
+    let settings = CaptureSettings {
+        quality: cfg.quality,
+        max_fps: cfg.max_fps,
+    };
+    if let Err(e) = capture::spawn(opts, settings, hub.clone(), control.clone()) {
+        eprintln!("vncmon: cannot start the capture thread: {e}");
+        return ExitCode::FAILURE;
+    }
+    let limits = Limits {
+        max_connections: cfg.max_connections,
+        ..Limits::default()
+    };
+    let app = Arc::new(App {
+        hub,
+        control,
+        config: Arc::new(cfg),
+    });
+    println!("vncmon: serving http://{url_addr}/");
+    http::serve(listener, limits, app, Arc::new(AtomicBool::new(false)));
+    ExitCode::SUCCESS
+}
