@@ -271,8 +271,8 @@ impl Desktop {
             _ => BUTTON_OFF,
         };
         self.frame(b, bg);
-        let tw = font::text_width(label.len(), 3) as u16 - 3;
-        self.text(b.x + (b.w - tw) / 2, b.y + 20, 3, TITLE, label);
+        let tw = (font::text_width(label.len(), 3) as u16).saturating_sub(3);
+        self.text(b.x + b.w.saturating_sub(tw) / 2, b.y + 20, 3, TITLE, label);
         self.damaged(b);
     }
 
