@@ -74,7 +74,7 @@ impl BandedEncoder {
         self.size = size;
         match self.refresh(screen, dirty, reset) {
             Ok(0) if !reset => Ok(None),
-            Ok(_) => self.frame(reset).map(Some),
+            Ok(_) => self.frame().map(Some),
             Err(e) => Err(e),
         }
         .inspect_err(|_| self.size = (0, 0)) // kept bands may be stale: start afresh
@@ -152,11 +152,11 @@ impl BandedEncoder {
         Ok(encoded)
     }
 
-    /// Splices the kept scans into one JPEG; `rebuild` takes a fresh header
-    /// from band 0 (after a reset).
-    fn frame(&mut self, rebuild: bool) -> Result<Vec<u8>, String> {
+    /// Splices the kept scans into one JPEG. After a reset the header is
+    /// taken afresh from band 0 (all band headers match but for the height).
+    fn frame(&mut self) -> Result<Vec<u8>, String> {
         let first = self.bands.first().ok_or("no bands to splice")?;
-        if rebuild || self.header.is_empty() {
+        if self.header.is_empty() {
             let at = splice::layout(&first.jpeg)?;
             let mcus_per_row = (self.size.0 as usize).div_ceil(BAND) as u16;
             self.header = splice::frame_header(&first.jpeg, &at, self.size.1, mcus_per_row)?;
