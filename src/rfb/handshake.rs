@@ -101,9 +101,14 @@ fn read_greeting(r: &mut impl Read) -> Result<Vec<u8>, RfbError> {
         match r.read(&mut buf[n..]) {
             Ok(0) => break,
             Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) if n == 0 => return Err(e.into()),
             Err(_) => break,
+        }
+        // A peer that does not start with "RFB " will not turn into one:
+        // report it now instead of waiting for 12 bytes that may never come.
+        if !buf[..n].iter().zip(b"RFB ").all(|(a, b)| a == b) {
+            break;
         }
     }
     if n == 0 {
@@ -264,6 +269,27 @@ mod tests {
         want.extend_from_slice(&crate::rfb::msg::set_pixel_format());
         want.extend_from_slice(&crate::rfb::msg::set_encodings(&[0]));
         assert_eq!(client, want);
+    }
+
+    /// Gives its bytes once, then fails the test if read again.
+    struct Once(&'static [u8], bool);
+    impl Read for Once {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            assert!(!self.1, "read again after a non-RFB greeting");
+            self.1 = true;
+            let n = self.0.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_foreign_greeting_is_reported_without_waiting_for_more() {
+        let e = handshake(&mut Once(b"SSH-2", false), &mut Vec::new(), None, &[]).unwrap_err();
+        assert!(
+            matches!(e, RfbError::NotRfb(ref s) if s == "SSH-2"),
+            "{e:?}"
+        );
     }
 
     #[test]
