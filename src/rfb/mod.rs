@@ -96,5 +96,8 @@ impl From<crate::screen::OutOfBounds> for RfbError {
     }
 }
 
+mod auth;
+mod handshake;
+mod msg;
 mod session;
 pub use session::{ConnectOptions, Event, Input, Session};

@@ -2,10 +2,25 @@
 //! SetPixelFormat (BGRX) and SetEncodings, then the server-message loop.
 //! The write half sits behind a mutex in `Input`, shared with input senders.
 
+use std::io::{self, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::rfb::RfbError;
-use crate::screen::Screen;
+use crate::rfb::encodings::{Decoders, RectResult};
+use crate::rfb::handshake::handshake;
+use crate::rfb::msg::{self, read_capped, read_i32, read_u8, read_u16, read_u32, skip};
+use crate::screen::{Rect, Screen};
+
+/// How long a write may block before the session counts as dead.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the server may go silent during the handshake or in the middle
+/// of a message before the session ends with an error instead of hanging.
+const STALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest ServerCutText accepted.
+const CUT_TEXT_CAP: u32 = 1024 * 1024;
 
 /// How to reach and talk to the server.
 #[derive(Clone, Debug)]
@@ -33,66 +48,255 @@ pub enum Event {
 /// Sends key and pointer events on the session's socket from any thread,
 /// without waiting for screen updates. Cheap to clone.
 #[derive(Clone)]
-pub struct Input {}
+pub struct Input {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// The write half. Every client message goes out whole under this lock,
+    /// so messages from different threads never interleave.
+    writer: Mutex<TcpStream>,
+    /// A handle for `shutdown` that does not wait for a blocked writer.
+    control: TcpStream,
+    /// Last pointer position sent: `1 << 32 | x << 16 | y`, 0 = none yet.
+    pointer: AtomicU64,
+}
 
 impl Input {
+    fn new(stream: &TcpStream) -> io::Result<Input> {
+        Ok(Input {
+            shared: Arc::new(Shared {
+                writer: Mutex::new(stream.try_clone()?),
+                control: stream.try_clone()?,
+                pointer: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// Writes one whole client message; `then` runs under the lock after
+    /// the write succeeded.
+    fn send(&self, bytes: &[u8], then: impl FnOnce()) -> Result<(), RfbError> {
+        let mut w = self.shared.writer.lock().unwrap_or_else(|e| e.into_inner());
+        w.write_all(bytes)?;
+        then();
+        Ok(())
+    }
+
     /// KeyEvent with an X keysym.
     pub fn key(&self, keysym: u32, down: bool) -> Result<(), RfbError> {
-        let _ = (keysym, down);
-        todo!()
+        self.send(&msg::key_event(keysym, down), || {})
     }
+
     /// PointerEvent; `buttons` is the RFB mask (bit 0 left, 1 middle, 2 right, 3/4 wheel).
     pub fn pointer(&self, x: u16, y: u16, buttons: u8) -> Result<(), RfbError> {
-        let _ = (x, y, buttons);
-        todo!()
+        let packed = 1 << 32 | u64::from(x) << 16 | u64::from(y);
+        self.send(&msg::pointer_event(x, y, buttons), || {
+            self.shared.pointer.store(packed, Ordering::Relaxed)
+        })
     }
+
     /// Closes the session's socket (both directions): the capture thread's
     /// blocked read returns an error and the session ends.
     pub fn shutdown(&self) {
-        todo!()
+        // Already closed or never connected: either way it is closed now.
+        let _ = self.shared.control.shutdown(Shutdown::Both);
     }
+
     /// Position of the last pointer event sent, if any.
     pub fn pointer_pos(&self) -> Option<(u16, u16)> {
-        todo!()
+        let p = self.shared.pointer.load(Ordering::Relaxed);
+        (p != 0).then_some(((p >> 16) as u16, p as u16))
     }
 }
 
-pub struct Session {}
+pub struct Session {
+    reader: BufReader<TcpStream>,
+    /// The read timeout currently set on the socket (saves a syscall per message).
+    read_timeout: Option<Duration>,
+    input: Input,
+    decoders: Decoders,
+    width: u16,
+    height: u16,
+    name: String,
+}
 
 impl Session {
     /// Connects and completes the handshake; the session then has the server's
     /// size and name, and has sent SetPixelFormat and SetEncodings.
     pub fn connect(opts: &ConnectOptions) -> Result<Session, RfbError> {
-        let _ = opts;
-        todo!()
+        let stream = connect_tcp(&opts.addr, opts.connect_timeout)?;
+        stream.set_nodelay(true)?;
+        stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+        stream.set_read_timeout(Some(STALL_TIMEOUT))?;
+        let input = Input::new(&stream)?;
+        let mut reader = BufReader::new(stream);
+        let (_version, init) = {
+            let mut w = input
+                .shared
+                .writer
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            handshake(
+                &mut Stalls::new(&mut reader, "during the handshake"),
+                &mut *w,
+                opts.password.as_deref(),
+                &opts.encodings,
+            )?
+        };
+        Ok(Session {
+            reader,
+            read_timeout: Some(STALL_TIMEOUT),
+            input,
+            decoders: Decoders::new(),
+            width: init.width,
+            height: init.height,
+            name: init.name,
+        })
     }
+
+    /// Width of the remote screen (from ServerInit, then from resizes).
     pub fn width(&self) -> u16 {
-        todo!()
+        self.width
     }
+    /// Height of the remote screen (from ServerInit, then from resizes).
     pub fn height(&self) -> u16 {
-        todo!()
+        self.height
     }
+    /// The desktop name from ServerInit.
     pub fn name(&self) -> &str {
-        todo!()
+        &self.name
     }
     /// The input sender for this session.
     pub fn input(&self) -> Input {
-        todo!()
+        self.input.clone()
     }
+
     /// FramebufferUpdateRequest for the whole `screen`.
     pub fn request_update(&self, incremental: bool, screen: &Screen) -> Result<(), RfbError> {
-        let _ = (incremental, screen);
-        todo!()
+        let m = msg::update_request(incremental, screen.width(), screen.height());
+        self.input.send(&m, || {})
     }
+
     /// Waits up to `timeout` for the next server message to start arriving.
     /// `Ok(false)` means nothing came; a closed socket is an error.
     pub fn wait_readable(&mut self, timeout: Duration) -> Result<bool, RfbError> {
-        let _ = timeout;
-        todo!()
+        if !self.reader.buffer().is_empty() {
+            return Ok(true);
+        }
+        // A zero timeout means "block forever" to the OS: wait at least 1 ms.
+        self.set_read_timeout(timeout.max(Duration::from_millis(1)))?;
+        match self.reader.get_ref().peek(&mut [0u8]) {
+            Ok(0) => Err(io::Error::from(io::ErrorKind::UnexpectedEof).into()),
+            Ok(_) => Ok(true),
+            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
+
     /// Reads one whole server message and applies it to `screen`.
     pub fn read_message(&mut self, screen: &mut Screen) -> Result<Event, RfbError> {
-        let _ = screen;
-        todo!()
+        self.set_read_timeout(STALL_TIMEOUT)?;
+        let r = &mut Stalls::new(&mut self.reader, "in the middle of a message");
+        let event = match read_u8(r)? {
+            0 => {
+                let _padding = read_u8(r)?;
+                let count = read_u16(r)?;
+                for _ in 0..count {
+                    let rect = Rect::new(read_u16(r)?, read_u16(r)?, read_u16(r)?, read_u16(r)?);
+                    let encoding = read_i32(r)?;
+                    if self.decoders.decode(r, encoding, rect, screen)? == RectResult::LastRect {
+                        break;
+                    }
+                }
+                self.width = screen.width();
+                self.height = screen.height();
+                Event::Update
+            }
+            1 => {
+                // SetColourMapEntries: meaningless with a true-colour format.
+                let [_padding, _first @ .., n0, n1] = msg::read_array::<5>(r)?;
+                skip(r, u64::from(u16::from_be_bytes([n0, n1])) * 6)?;
+                Event::Ignored
+            }
+            2 => Event::Bell,
+            3 => {
+                let _padding = msg::read_array::<3>(r)?;
+                let len = read_u32(r)?;
+                let text = read_capped(r, len, CUT_TEXT_CAP, "ServerCutText")?;
+                Event::CutText(text.iter().map(|&b| char::from(b)).collect())
+            }
+            t => {
+                return Err(RfbError::protocol(format!(
+                    "unknown server message type {t}"
+                )));
+            }
+        };
+        Ok(event)
+    }
+
+    fn set_read_timeout(&mut self, d: Duration) -> io::Result<()> {
+        if self.read_timeout != Some(d) {
+            self.reader.get_ref().set_read_timeout(Some(d))?;
+            self.read_timeout = Some(d);
+        }
+        Ok(())
+    }
+}
+
+/// Resolves `addr` and tries each address in turn, `timeout` each.
+fn connect_tcp(addr: &str, timeout: Duration) -> Result<TcpStream, RfbError> {
+    let fail = |source| RfbError::Connect {
+        addr: addr.to_string(),
+        source,
+    };
+    let addrs: Vec<SocketAddr> = addr.to_socket_addrs().map_err(fail)?.collect();
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "the name resolved to no address");
+    for a in addrs {
+        match TcpStream::connect_timeout(&a, timeout.max(Duration::from_millis(1))) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = e,
+        }
+    }
+    Err(fail(last))
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// Turns a read timeout into an error that says what happened: the server
+/// went silent for `STALL_TIMEOUT` while vncmon expected more bytes.
+struct Stalls<'a, R> {
+    inner: &'a mut R,
+    when: &'static str,
+}
+
+impl<'a, R> Stalls<'a, R> {
+    fn new(inner: &'a mut R, when: &'static str) -> Self {
+        Stalls { inner, when }
+    }
+}
+
+impl<R> Stalls<'_, R> {
+    fn explain(&self, e: io::Error) -> io::Error {
+        if !is_timeout(&e) {
+            return e;
+        }
+        let secs = STALL_TIMEOUT.as_secs();
+        let msg = format!("the server sent nothing for {secs} s {}", self.when);
+        io::Error::new(io::ErrorKind::TimedOut, msg)
+    }
+}
+
+impl<R: Read> Read for Stalls<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).map_err(|e| self.explain(e))
+    }
+    // Forwarded so `BufReader`'s fast path for small exact reads is kept.
+    fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        self.inner.read_exact(buf).map_err(|e| self.explain(e))
     }
 }
