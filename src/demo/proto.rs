@@ -4,9 +4,6 @@
 
 use std::io;
 
-use des::Des;
-use des::cipher::{BlockCipherEncrypt, KeyInit};
-
 /// Most encodings a SetEncodings may list (real clients send about 20).
 pub const MAX_ENCODINGS: usize = 256;
 /// Longest clipboard text accepted (it is read and thrown away).
@@ -255,25 +252,6 @@ pub fn encode_cursor(format: &PixelFormat, out: &mut Vec<u8>) {
     }
 }
 
-/// The response a client with `password` gives to `challenge`: DES of each
-/// half, keyed by the password's first 8 bytes with each byte's bits reversed.
-pub fn vnc_auth_response(password: &str, challenge: &[u8; 16]) -> [u8; 16] {
-    let mut key = [0u8; 8];
-    for (k, p) in key.iter_mut().zip(password.bytes()) {
-        *k = p.reverse_bits();
-    }
-    let des = Des::new(&key.into());
-    let mut out = *challenge;
-    for half in out.chunks_exact_mut(8) {
-        let mut block = [0u8; 8];
-        block.copy_from_slice(half);
-        let mut block = block.into();
-        des.encrypt_block(&mut block);
-        half.copy_from_slice(&block);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -386,32 +364,5 @@ mod tests {
         assert_eq!(out[8..12], ENC_CURSOR.to_be_bytes());
         let mask = &out[12 + 12 * 18 * 4..];
         assert_eq!(mask[0], 0x80, "only the tip is visible in the first row");
-    }
-
-    #[test]
-    fn auth_response_matches_openssl() {
-        // `openssl enc -des-ecb -nopad -K cea6c64ea62e0000` ("secret", bits reversed)
-        // of the challenge "0123456789abcdef".
-        let want = [
-            0x75, 0x24, 0x40, 0xee, 0x2b, 0xfc, 0xc2, 0xa0, 0xd9, 0x01, 0x3f, 0xd2, 0x03, 0x71,
-            0xe2, 0x3b,
-        ];
-        assert_eq!(vnc_auth_response("secret", b"0123456789abcdef"), want);
-    }
-
-    #[test]
-    fn auth_response_depends_on_password_and_challenge() {
-        let c = [7u8; 16];
-        let a = vnc_auth_response("secret", &c);
-        assert_eq!(a, vnc_auth_response("secret", &c));
-        assert_ne!(a, vnc_auth_response("secreT", &c));
-        assert_ne!(a, c);
-        // Only the first 8 bytes count.
-        assert_eq!(
-            vnc_auth_response("12345678", &c),
-            vnc_auth_response("123456789", &c)
-        );
-        // Same halves encrypt alike (ECB).
-        assert_eq!(a[..8], a[8..]);
     }
 }

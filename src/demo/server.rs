@@ -120,7 +120,7 @@ impl Client {
             s.write_all(&challenge)?;
             let mut response = [0u8; 16];
             s.read_exact(&mut response)?;
-            if response != proto::vnc_auth_response(password, &challenge) {
+            if response != crate::rfb::auth::vnc_response(password.as_bytes(), &challenge) {
                 let reason = "wrong password";
                 let mut msg = 1u32.to_be_bytes().to_vec();
                 if minor >= 8 {

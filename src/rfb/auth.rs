@@ -55,4 +55,31 @@ mod tests {
         // Short passwords are zero-padded.
         assert_eq!(vnc_response(b"pw", &c), vnc_response(b"pw\0\0\0\0\0\0", &c));
     }
+
+    #[test]
+    fn auth_response_matches_openssl() {
+        // `openssl enc -des-ecb -nopad -K cea6c64ea62e0000` ("secret", bits reversed)
+        // of the challenge "0123456789abcdef".
+        let want = [
+            0x75, 0x24, 0x40, 0xee, 0x2b, 0xfc, 0xc2, 0xa0, 0xd9, 0x01, 0x3f, 0xd2, 0x03, 0x71,
+            0xe2, 0x3b,
+        ];
+        assert_eq!(vnc_response(b"secret", b"0123456789abcdef"), want);
+    }
+
+    #[test]
+    fn auth_response_depends_on_password_and_challenge() {
+        let c = [7u8; 16];
+        let a = vnc_response(b"secret", &c);
+        assert_eq!(a, vnc_response(b"secret", &c));
+        assert_ne!(a, vnc_response(b"secreT", &c));
+        assert_ne!(a, c);
+        // Only the first 8 bytes count.
+        assert_eq!(
+            vnc_response(b"12345678", &c),
+            vnc_response(b"123456789", &c)
+        );
+        // Same halves encrypt alike (ECB).
+        assert_eq!(a[..8], a[8..]);
+    }
 }

@@ -96,7 +96,7 @@ impl From<crate::screen::OutOfBounds> for RfbError {
     }
 }
 
-mod auth;
+pub mod auth;
 mod handshake;
 mod msg;
 mod session;
