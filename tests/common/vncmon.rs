@@ -1,0 +1,160 @@
+//! The `vncmon` binary under test: started on a free port (`--listen
+//! 127.0.0.1:0`), ready once it prints `vncmon: serving http://ADDR/`,
+//! stopped by PID when dropped; helpers for its status, snapshot and stream.
+
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::http::{MjpegStream, get};
+use super::image::{RgbImage, decode_jpeg};
+use super::proc::Proc;
+use super::wait_for;
+use super::x::Server;
+
+const START_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Environment variables vncmon reads; cleared so the test's own environment
+/// cannot change what is tested.
+const VARS: &[&str] = &[
+    "VNCMON_VNC",
+    "VNCMON_PASSWORD_FILE",
+    "VNCMON_LISTEN",
+    "VNCMON_QUALITY",
+    "VNCMON_MAX_FPS",
+    "VNCMON_ENCODINGS",
+    "VNCMON_MAX_CONNECTIONS",
+    "VNCMON_LOG_LEVEL",
+    "VNCMON_DEMO",
+    "VNC_PASSWORD",
+    "RUST_LOG",
+];
+
+/// A running vncmon.
+pub struct Vncmon {
+    proc: Proc,
+    /// `127.0.0.1:PORT` of its HTTP server.
+    pub addr: String,
+}
+
+impl Vncmon {
+    /// Runs vncmon with `args` (plus `--listen 127.0.0.1:0` unless given) and
+    /// `VNC_PASSWORD` set to `password`; waits for its "serving" line.
+    pub fn start(args: &[&str], password: Option<&str>) -> Vncmon {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vncmon"));
+        for v in VARS {
+            cmd.env_remove(v);
+        }
+        cmd.args(args);
+        if !args.iter().any(|a| a.starts_with("--listen")) {
+            cmd.args(["--listen", "127.0.0.1:0"]);
+        }
+        if let Some(pw) = password {
+            cmd.env("VNC_PASSWORD", pw);
+        }
+        let mut proc = Proc::spawn_watched("vncmon", &mut cmd)
+            .unwrap_or_else(|e| panic!("cannot run vncmon: {e}"));
+        let addr = wait_for(START_TIMEOUT, || {
+            let line = proc.next_line(Duration::from_millis(100))?;
+            let rest = line.strip_prefix("vncmon: serving http://")?;
+            Some(rest.trim_end().trim_end_matches('/').to_string())
+        });
+        let Some(addr) = addr else {
+            let running = proc.is_running();
+            panic!(
+                "vncmon {args:?} never said it was serving (running: {running}):\n{}",
+                proc.log_tail(40)
+            );
+        };
+        Vncmon { proc, addr }
+    }
+
+    /// Watches `server` asking for `encodings` (e.g. "zrle"), with the
+    /// server's password when it has one.
+    pub fn watch(server: &Server, encodings: &str) -> Vncmon {
+        let vnc = server.addr();
+        Vncmon::start(
+            &[
+                "--vnc",
+                &vnc,
+                "--encodings",
+                encodings,
+                "--log-level",
+                "debug",
+            ],
+            server.password(),
+        )
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.proc.pid()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.proc.is_running()
+    }
+
+    pub fn log(&self) -> String {
+        self.proc.log()
+    }
+
+    /// `GET /api/status` as JSON.
+    pub fn status(&self) -> Value {
+        let r = get(&self.addr, "/api/status");
+        assert_eq!(r.status, 200, "/api/status: {}", r.text());
+        r.json()
+    }
+
+    /// Waits until `/api/status` satisfies `cond`; panics with the last
+    /// status and vncmon's log otherwise.
+    pub fn wait_status(
+        &self,
+        timeout: Duration,
+        what: &str,
+        cond: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let mut last = Value::Null;
+        wait_for(timeout, || {
+            last = self.status();
+            cond(&last).then(|| last.clone())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "vncmon status never showed {what} within {timeout:?}; last: {last}\n{}",
+                self.proc.log_tail(40)
+            )
+        })
+    }
+
+    /// Waits for `connected: true`.
+    pub fn wait_connected(&self) -> Value {
+        self.wait_status(Duration::from_secs(20), "connected", |s| {
+            s["connected"] == Value::Bool(true)
+        })
+    }
+
+    /// `GET /snapshot.jpg`, checked and decoded.
+    pub fn snapshot(&self) -> Result<RgbImage, String> {
+        let r = get(&self.addr, "/snapshot.jpg");
+        if r.status != 200 {
+            return Err(format!("/snapshot.jpg: status {} {}", r.status, r.text()));
+        }
+        let ctype = r.header("content-type").unwrap_or("");
+        if ctype != "image/jpeg" {
+            return Err(format!("/snapshot.jpg: Content-Type {ctype:?}"));
+        }
+        decode_jpeg(&r.body)
+    }
+
+    /// Opens `/video_feed`.
+    pub fn stream(&self) -> MjpegStream {
+        MjpegStream::open(&self.addr, "/video_feed")
+            .unwrap_or_else(|e| panic!("{e}\n{}", self.proc.log_tail(40)))
+    }
+
+    /// vncmon's last log lines, for failure messages.
+    pub fn log_tail(&self) -> String {
+        self.proc.log_tail(40)
+    }
+}
