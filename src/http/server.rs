@@ -111,10 +111,11 @@ impl ErrorLog {
             .last_logged
             .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(5))
         {
-            log::warn!(
-                "http: accept failed: {e} ({} more since the last report); retrying",
-                self.suppressed
-            );
+            let more = match self.suppressed {
+                0 => String::new(),
+                n => format!(" ({n} more since the last report)"),
+            };
+            log::warn!("http: accept failed: {e}{more}; retrying");
             self.last_logged = Some(now);
             self.suppressed = 0;
         } else {
