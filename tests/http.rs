@@ -118,6 +118,26 @@ fn a_client_leaving_mid_stream_frees_its_thread_and_slot() {
 }
 
 #[test]
+fn a_client_that_stops_reading_is_dropped_at_the_write_timeout() {
+    let s = TestServer::start(Limits {
+        write_timeout: Duration::from_millis(300),
+        ..test_limits()
+    });
+    let _stalled = open_stream(&s, "/video_feed");
+    wait_until("a viewer", || s.hub().clients() == 1);
+    // Big frames fill the socket buffers; the client never reads them.
+    let big = vec![0x55u8; 1 << 20];
+    let mut published = 0;
+    wait_until("the stalled viewer to be dropped", || {
+        if published < 200 {
+            s.hub().publish(big.clone(), 1, 1);
+            published += 1;
+        }
+        s.hub().clients() == 0
+    });
+}
+
+#[test]
 fn closing_the_hub_ends_streams() {
     let s = TestServer::start(test_limits());
     s.hub().publish(jpeg(16, 16, 1), 16, 16);
