@@ -52,10 +52,10 @@ fn set_soft_nofile(n: &str) {
 
 #[test]
 fn accept_errors_are_retried_not_fatal() {
-    if Command::new("prlimit").arg("--version").output().is_err() {
-        eprintln!("skipped: prlimit (util-linux) is not installed");
-        return;
-    }
+    assert!(
+        Command::new("prlimit").arg("--version").output().is_ok(),
+        "prlimit (Debian package util-linux) is needed for this test"
+    );
     log::set_logger(&LOG).unwrap();
     log::set_max_level(log::LevelFilter::Warn);
     let s = TestServer::start(test_limits());
