@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::hub::Hub;
 use crate::jpeg::BandedEncoder;
-use crate::rfb::{ConnectOptions, Event, Input, RfbError, Session};
+use crate::rfb::{ConnectOptions, Event, Input, RfbError, Session, enc};
 use crate::screen::Screen;
 
 const BACKOFF_FIRST: Duration = Duration::from_millis(500);
@@ -163,11 +163,9 @@ fn run(opts: ConnectOptions, settings: CaptureSettings, hub: Arc<Hub>, control: 
     let mut encoder = BandedEncoder::new(settings.quality, threads);
     let mut backoff = BACKOFF_FIRST;
     loop {
-        hub.update_status(|s| s.monitoring = control.monitoring());
         if !control.wait_for_monitoring() {
             break;
         }
-        hub.update_status(|s| s.monitoring = true);
         log::info!("connecting to {}", opts.addr);
         let result = Session::connect(&opts).and_then(|session| {
             log::info!(
@@ -186,7 +184,6 @@ fn run(opts: ConnectOptions, settings: CaptureSettings, hub: Arc<Hub>, control: 
         hub.update_status(|s| {
             s.connected = false;
             s.fps = 0.0;
-            s.monitoring = wanted;
             if let Err(e) = &result {
                 if wanted {
                     s.last_error = Some(e.to_string());
@@ -207,10 +204,7 @@ fn run(opts: ConnectOptions, settings: CaptureSettings, hub: Arc<Hub>, control: 
             backoff = (backoff * 2).min(BACKOFF_MAX);
         }
     }
-    hub.update_status(|s| {
-        s.connected = false;
-        s.monitoring = false;
-    });
+    hub.update_status(|s| s.connected = false);
 }
 
 /// Runs one session until it fails or is no longer wanted.
@@ -235,6 +229,7 @@ fn run_session(
         s.height = screen.height();
         s.desktop_name = session.name().to_string();
         s.last_error = None;
+        s.rects.clear();
     });
     let interval = Duration::from_secs(1) / settings.max_fps.max(1);
     let mut fps = FpsMeter::default();
@@ -283,6 +278,12 @@ fn run_session(
             let before = (screen.width(), screen.height());
             if session.read_message(&mut screen)? == Event::Update {
                 outstanding = false;
+                let rects = session
+                    .rect_counts()
+                    .iter()
+                    .map(|&(code, n)| (enc::name(code), n))
+                    .collect();
+                hub.update_status(|s| s.rects = rects);
                 if before != (screen.width(), screen.height()) {
                     log::info!("screen resized to {}x{}", screen.width(), screen.height());
                     hub.update_status(|s| {

@@ -22,8 +22,6 @@ pub struct Frame {
 pub struct SessionStatus {
     /// An RFB session is up and updates are flowing.
     pub connected: bool,
-    /// The capture thread is trying to keep a session up (false after /api/disconnect).
-    pub monitoring: bool,
     pub width: u16,
     pub height: u16,
     /// The server's desktop name.
@@ -32,6 +30,8 @@ pub struct SessionStatus {
     pub last_error: Option<String>,
     /// Frames encoded per second over the last few seconds.
     pub fps: f64,
+    /// Rectangles received in this session, per encoding name.
+    pub rects: Vec<(&'static str, u64)>,
 }
 
 struct State {

@@ -24,6 +24,27 @@ pub mod enc {
     pub const POINTER_POS: i32 = -232;
     pub const CURSOR: i32 = -239;
     pub const EXT_DESKTOP_SIZE: i32 = -308;
+
+    /// A short name for logs and `/api/status` (`jpeg-quality`/`compress-level`
+    /// stand for the whole pseudo-encoding ranges).
+    pub fn name(code: i32) -> &'static str {
+        match code {
+            RAW => "raw",
+            COPYRECT => "copyrect",
+            RRE => "rre",
+            HEXTILE => "hextile",
+            TIGHT => "tight",
+            ZRLE => "zrle",
+            DESKTOP_SIZE => "desktop-size",
+            LAST_RECT => "last-rect",
+            POINTER_POS => "pointer-pos",
+            CURSOR => "cursor",
+            EXT_DESKTOP_SIZE => "ext-desktop-size",
+            c if (JPEG_QUALITY_0..JPEG_QUALITY_0 + 10).contains(&c) => "jpeg-quality",
+            c if (COMPRESS_LEVEL_0..COMPRESS_LEVEL_0 + 10).contains(&c) => "compress-level",
+            _ => "other",
+        }
+    }
 }
 
 /// Everything that can end an RFB session or stop it from starting.

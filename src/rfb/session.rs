@@ -118,6 +118,8 @@ pub struct Session {
     width: u16,
     height: u16,
     name: String,
+    /// Rectangles received per encoding, in order of first appearance.
+    rects: Vec<(i32, u64)>,
 }
 
 impl Session {
@@ -151,6 +153,7 @@ impl Session {
             width: init.width,
             height: init.height,
             name: init.name,
+            rects: Vec::new(),
         })
     }
 
@@ -165,6 +168,11 @@ impl Session {
     /// The desktop name from ServerInit.
     pub fn name(&self) -> &str {
         &self.name
+    }
+    /// How many rectangles of each encoding the server has sent, in order of
+    /// first appearance (pseudo-encodings included).
+    pub fn rect_counts(&self) -> &[(i32, u64)] {
+        &self.rects
     }
     /// The input sender for this session.
     pub fn input(&self) -> Input {
@@ -204,6 +212,10 @@ impl Session {
                 for _ in 0..count {
                     let rect = Rect::new(read_u16(r)?, read_u16(r)?, read_u16(r)?, read_u16(r)?);
                     let encoding = read_i32(r)?;
+                    match self.rects.iter_mut().find(|(e, _)| *e == encoding) {
+                        Some((_, n)) => *n += 1,
+                        None => self.rects.push((encoding, 1)),
+                    }
                     if self.decoders.decode(r, encoding, rect, screen)? == RectResult::LastRect {
                         break;
                     }

@@ -69,6 +69,7 @@ pub(super) fn status(app: &App) -> Response {
             "last_error": st.last_error,
             "server": app.config.vnc,
             "desktop_name": st.desktop_name,
+            "rects": st.rects.iter().map(|(name, n)| (name.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
         }),
     )
 }
