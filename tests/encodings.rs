@@ -1,6 +1,13 @@
 //! Rectangle decoders: hand-built payloads for every encoding, checked pixel
 //! by pixel, and a seeded robustness run over random and mutated payloads.
 
+#[path = "encodings/fuzz.rs"]
+mod fuzz;
+#[path = "encodings/tight.rs"]
+mod tight;
+#[path = "encodings/zrle.rs"]
+mod zrle;
+
 use vncmon::rfb::encodings::{Decoders, RectResult};
 use vncmon::rfb::{RfbError, enc};
 use vncmon::screen::{Rect, Screen};
@@ -275,4 +282,125 @@ fn last_rect_pointer_pos_and_unknown() {
         Err(RfbError::Protocol(m)) => assert!(m.contains("unsupported encoding 6"), "{m}"),
         other => panic!("{other:?}"),
     }
+}
+
+const A: [u8; 4] = [10, 20, 30, 0];
+const B: [u8; 4] = [40, 50, 60, 0];
+const C: [u8; 4] = [70, 80, 90, 0];
+
+#[test]
+fn rre_background_and_subrects() {
+    let mut d = Decoders::new();
+    let mut s = screen(10, 10);
+    let r = Rect::new(1, 1, 6, 5);
+    let mut p = vec![0, 0, 0, 2];
+    p.extend_from_slice(&A);
+    p.extend_from_slice(&B);
+    p.extend_from_slice(&[0, 0, 0, 0, 0, 2, 0, 1]);
+    p.extend_from_slice(&C);
+    p.extend_from_slice(&[0, 3, 0, 2, 0, 3, 0, 3]);
+    ok(&mut d, &mut s, enc::RRE, r, &p);
+    assert_rect(&s, r, |x, y| match (x, y) {
+        (0..=1, 0) => B,
+        (3..=5, 2..=4) => C,
+        _ => A,
+    });
+    // A subrectangle past the rectangle's right edge.
+    let mut bad = p.clone();
+    bad[29] = 4;
+    assert!(is_protocol(run(&mut d, &mut s, enc::RRE, r, &bad)));
+    // More subrectangles than pixels.
+    let mut bad = p.clone();
+    bad[3] = 31;
+    assert!(is_protocol(run(&mut d, &mut s, enc::RRE, r, &bad)));
+}
+
+#[test]
+fn hextile_all_subencodings_with_edge_tiles() {
+    let mut d = Decoders::new();
+    let mut s = screen(24, 24);
+    // 20x18: tiles 16x16, 4x16 (right edge), 16x2 and 4x2 (bottom edge).
+    let r = Rect::new(2, 3, 20, 18);
+    let mut p = Vec::new();
+    // Tile 1: background, foreground, two subrects in the foreground colour.
+    p.push(2 | 4 | 8);
+    p.extend_from_slice(&A);
+    p.extend_from_slice(&B);
+    p.extend_from_slice(&[2, 0x12, 0x20, 0xff, 0x00]);
+    // Tile 2: raw.
+    p.push(1);
+    p.extend_from_slice(&raw_pixels(4, 16, pattern));
+    // Tile 3: subrects only; background A and foreground B carry over.
+    p.extend_from_slice(&[8, 1, 0x00, 0x11]);
+    // Tile 4: one coloured subrect, background still A.
+    p.extend_from_slice(&[8 | 16, 1]);
+    p.extend_from_slice(&C);
+    p.extend_from_slice(&[0x31, 0x00]);
+    ok(&mut d, &mut s, enc::HEXTILE, r, &p);
+    assert_rect(&s, r, |x, y| match (x, y) {
+        (1..=3, 2) | (15, 15) => B,
+        (16.., 0..=15) => pattern(x - 16, y),
+        (0..=1, 16..=17) => B,
+        (19, 17) => C,
+        _ => A,
+    });
+    assert_eq!(s.fb.take_dirty(), vec![true, true]);
+
+    // A solid tile (background only), then a second tile with no bits: same background.
+    let r2 = Rect::new(0, 0, 24, 2);
+    let mut p2 = vec![2];
+    p2.extend_from_slice(&C);
+    p2.push(0);
+    ok(&mut d, &mut s, enc::HEXTILE, r2, &p2);
+    assert!((0..24).all(|x| at(&s, x, 0) == C && at(&s, x, 1) == C));
+
+    // A subrect past the 4-pixel edge tile, and unknown subencoding bits.
+    let mut bad = vec![0x20 | 2];
+    bad.extend_from_slice(&A);
+    assert!(is_protocol(run(
+        &mut d,
+        &mut s,
+        enc::HEXTILE,
+        Rect::new(0, 0, 4, 4),
+        &bad
+    )));
+    let mut bad = vec![2 | 8];
+    bad.extend_from_slice(&A);
+    bad.extend_from_slice(&[1, 0x30, 0x10]);
+    assert!(is_protocol(run(
+        &mut d,
+        &mut s,
+        enc::HEXTILE,
+        Rect::new(0, 0, 4, 4),
+        &bad
+    )));
+}
+
+#[test]
+fn cursor_shape_hide_and_cap() {
+    let mut d = Decoders::new();
+    let mut s = screen(20, 20);
+    let pixels = raw_pixels(3, 2, pattern);
+    let mut p = pixels.clone();
+    p.extend_from_slice(&[0b1010_0000, 0b0100_0000]);
+    ok(&mut d, &mut s, enc::CURSOR, Rect::new(1, 0, 3, 2), &p);
+    let c = s.cursor().expect("cursor set");
+    assert_eq!((c.hot_x, c.hot_y, c.width, c.height), (1, 0, 3, 2));
+    assert_eq!(c.pixels, pixels);
+    assert!(c.opaque(0, 0) && !c.opaque(1, 0) && c.opaque(2, 0) && c.opaque(1, 1));
+    assert!(s.fb.any_dirty(), "a new cursor repaints its bands");
+
+    ok(&mut d, &mut s, enc::CURSOR, Rect::new(0, 0, 0, 0), &[]);
+    assert!(s.cursor().is_none());
+
+    let r = run(
+        &mut d,
+        &mut s,
+        enc::CURSOR,
+        Rect::new(0, 0, 513, 1),
+        &[0; 4096],
+    );
+    assert!(is_protocol(r));
+    let r = run(&mut d, &mut s, enc::CURSOR, Rect::new(0, 0, 3, 2), &pixels);
+    assert!(matches!(r, Err(RfbError::Io(_))), "mask missing");
 }

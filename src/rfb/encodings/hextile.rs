@@ -4,7 +4,7 @@
 
 use std::io::Read;
 
-use super::{read_array, read_u8};
+use super::{fill, read_array, read_u8};
 use crate::rfb::RfbError;
 use crate::screen::{BPP, Framebuffer, Rect};
 
@@ -86,12 +86,4 @@ pub fn hextile<R: Read>(
         }
     }
     Ok(())
-}
-
-/// Fills BGRX pixels with one colour.
-#[inline]
-pub(super) fn fill(pixels: &mut [u8], px: [u8; 4]) {
-    for p in pixels.chunks_exact_mut(BPP) {
-        p.copy_from_slice(&px);
-    }
 }

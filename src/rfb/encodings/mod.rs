@@ -18,7 +18,7 @@ use std::io::Read;
 use flate2::Decompress;
 
 use crate::rfb::{RfbError, enc};
-use crate::screen::{Rect, Screen};
+use crate::screen::{BPP, Rect, Screen};
 
 /// What the caller does after a rectangle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,5 +129,13 @@ fn rgb(p: &[u8]) -> [u8; 4] {
     match p {
         [r, g, b, ..] => [*b, *g, *r, 0],
         _ => [0; 4],
+    }
+}
+
+/// Fills BGRX pixels with one colour.
+#[inline]
+fn fill(pixels: &mut [u8], px: [u8; 4]) {
+    for p in pixels.chunks_exact_mut(BPP) {
+        p.copy_from_slice(&px);
     }
 }

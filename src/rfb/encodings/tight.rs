@@ -75,7 +75,8 @@ fn basic<R: Read>(
 ) -> Result<(), RfbError> {
     let w = rect.w as usize;
     let mut pal = [[0u8; 4]; 256];
-    let filter = match if kind & 4 != 0 { read_u8(src)? } else { 0 } {
+    let filter_id = if kind & 4 != 0 { read_u8(src)? } else { 0 };
+    let filter = match filter_id {
         0 => Filter::Copy,
         1 => {
             let n = read_u8(src)? as usize + 1;
@@ -204,9 +205,15 @@ fn jpeg<R: Read>(
         .set_max_height(rect.h as usize);
     let mut dec = JpegDecoder::new_with_options(ZCursor::new(&data[..]), options);
     dec.decode_headers().map_err(|e| bad(e.to_string()))?;
+    // zune-jpeg does not map greyscale to BGRA: decode luma and expand it here.
+    let grey = dec.input_colorspace() == Some(ColorSpace::Luma);
+    if grey {
+        dec.set_options(options.jpeg_set_out_colorspace(ColorSpace::Luma));
+    }
     let want = rect.area() * BPP;
+    let size = if grey { rect.area() } else { want };
     if dec.dimensions() != Some((rect.w as usize, rect.h as usize))
-        || dec.output_buffer_size() != Some(want)
+        || dec.output_buffer_size() != Some(size)
     {
         return Err(bad(format!(
             "a {:?} image for a {}x{} rectangle",
@@ -219,10 +226,59 @@ fn jpeg<R: Read>(
     pixels.resize(want, 0);
     // zune-jpeg is fuzzed, but a panic on server bytes must not end the
     // capture thread: treat one as corrupt data.
-    let out = &mut pixels[..want];
+    let out = &mut pixels[..size];
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dec.decode_into(out)))
         .map_err(|_| bad("the decoder panicked".into()))?
         .map_err(|e| bad(e.to_string()))?;
+    if grey {
+        // Back to front, so each grey byte is read before its BGRX pixel overwrites it.
+        for i in (0..size).rev() {
+            let v = pixels[i];
+            pixels[i * BPP..i * BPP + BPP].copy_from_slice(&[v, v, v, 0]);
+        }
+    }
     fb.put_rect(rect, &pixels[..want])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::screen::Screen;
+
+    #[test]
+    fn compact_length_matches_the_spec_example() {
+        assert_eq!(compact_len(&mut &[0x90u8, 0x4e][..]).unwrap(), 10000);
+        assert_eq!(compact_len(&mut &[0x7fu8][..]).unwrap(), 127);
+        assert_eq!(
+            compact_len(&mut &[0xffu8, 0xff, 0xff][..]).unwrap(),
+            4_194_303
+        );
+        assert!(compact_len(&mut &[0x80u8][..]).is_err());
+    }
+
+    #[test]
+    fn grayscale_jpeg_is_expanded_to_bgrx() {
+        let mut jpeg = Vec::new();
+        jpeg_encoder::Encoder::new(&mut jpeg, 90)
+            .encode(&[77; 16 * 8], 16, 8, jpeg_encoder::ColorType::Luma)
+            .unwrap();
+        let mut p = vec![
+            0x90,
+            0x80 | (jpeg.len() & 0x7f) as u8,
+            (jpeg.len() >> 7) as u8,
+        ];
+        p.extend_from_slice(&jpeg);
+        let mut s = Screen::new(16, 8);
+        let mut d = Decoders::new();
+        let r = d.decode(
+            &mut &p[..],
+            crate::rfb::enc::TIGHT,
+            Rect::new(0, 0, 16, 8),
+            &mut s,
+        );
+        assert!(r.is_ok(), "{r:?}");
+        let got = s.fb.pixel(5, 5);
+        assert!(got[..3].iter().all(|c| c.abs_diff(77) <= 2), "{got:?}");
+    }
 }

@@ -4,9 +4,8 @@
 
 use std::io::Read;
 
-use super::hextile::fill;
 use super::zlib::{Bytes, ZlibReader, compressed_cap};
-use super::{Decoders, bgr, read_array};
+use super::{Decoders, bgr, fill, read_array};
 use crate::rfb::RfbError;
 use crate::screen::{BPP, Framebuffer, Rect};
 
