@@ -340,12 +340,12 @@ fn api_status_reports_the_session() {
 
     s.hub().update_status(|st| {
         st.connected = true;
-        st.monitoring = true;
         st.width = 1280;
         st.height = 800;
         st.desktop_name = "pi:1 (kiosk)".into();
         st.last_error = Some("earlier: connection reset".into());
         st.fps = 12.345;
+        st.rects = vec![("zrle", 40), ("cursor", 1)];
     });
     s.hub().publish(jpeg(16, 16, 1), 16, 16);
     s.hub().publish(jpeg(16, 16, 2), 16, 16);
@@ -369,6 +369,7 @@ fn api_status_reports_the_session() {
             "last_error": "earlier: connection reset",
             "server": VNC_ADDR,
             "desktop_name": "pi:1 (kiosk)",
+            "rects": {"zrle": 40, "cursor": 1},
         })
     );
 }
