@@ -19,6 +19,8 @@ needs=(
   "xrandr:x11-xserver-utils"
   "xdotool:xdotool"
   "/usr/share/fonts/X11/misc/fonts.dir:xfonts-base"
+  "/usr/bin/chromium:chromium"
+  "/usr/bin/chromedriver:chromium-driver"
 )
 
 missing=()

@@ -1,11 +1,13 @@
 //! Shared harness for vncmon's integration tests (`mod common;` in a test
 //! file): free ports and X displays, real VNC servers (Xtigervnc, Xvfb +
 //! x11vnc) with known content, `xwd` captures, the `vncmon` binary, an HTTP
-//! and MJPEG client, JPEG decoding and PSNR. Owns only the processes and
-//! temporary files it starts; every process is stopped by PID when dropped.
+//! and MJPEG client, a WebDriver client for headless Chromium, JPEG decoding
+//! and PSNR. Owns only the processes and temporary files it starts; every
+//! process is stopped by PID when dropped.
 #![allow(dead_code, unused_imports)]
 
 pub mod alloc;
+pub mod browser;
 pub mod http;
 pub mod image;
 pub mod proc;
