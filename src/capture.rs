@@ -175,8 +175,14 @@ fn run(opts: ConnectOptions, settings: CaptureSettings, hub: Arc<Hub>, control: 
                 session.height(),
                 session.name()
             );
-            backoff = BACKOFF_FIRST;
-            let r = run_session(session, &settings, &mut encoder, &hub, &control);
+            let r = run_session(
+                session,
+                &settings,
+                &mut encoder,
+                &hub,
+                &control,
+                &mut backoff,
+            );
             control.set_input(None);
             r
         });
@@ -207,13 +213,16 @@ fn run(opts: ConnectOptions, settings: CaptureSettings, hub: Arc<Hub>, control: 
     hub.update_status(|s| s.connected = false);
 }
 
-/// Runs one session until it fails or is no longer wanted.
+/// Runs one session until it fails or is no longer wanted. `backoff` starts
+/// afresh once the server has sent a whole update: a server that completes
+/// the handshake and then fails every time keeps backing off.
 fn run_session(
     mut session: Session,
     settings: &CaptureSettings,
     encoder: &mut BandedEncoder,
     hub: &Hub,
     control: &Control,
+    backoff: &mut Duration,
 ) -> Result<(), RfbError> {
     let input = session.input();
     control.set_input(Some(input.clone()));
@@ -236,6 +245,9 @@ fn run_session(
     let mut last_encode: Option<Instant> = None;
     let mut last_request = Instant::now();
     let mut outstanding = true;
+    // Nothing is published until the server has drawn: the new screen is
+    // black, and the hub still holds the last frame of an earlier session.
+    let mut painted = false;
     session.request_update(false, &screen)?;
 
     while control.wants_session() {
@@ -244,7 +256,7 @@ fn run_session(
         }
         let now = Instant::now();
         let slot_free = last_encode.is_none_or(|t| now >= t + interval);
-        if screen.fb.any_dirty() && slot_free {
+        if painted && screen.fb.any_dirty() && slot_free {
             let dirty = screen.fb.take_dirty();
             match encoder.encode(&screen, &dirty) {
                 Ok(Some(jpeg)) => {
@@ -266,7 +278,7 @@ fn run_session(
 
         // Sleep until the next thing to do, waking early when the server speaks.
         let mut wait = POLL;
-        if screen.fb.any_dirty() {
+        if painted && screen.fb.any_dirty() {
             if let Some(t) = last_encode {
                 wait = wait.min((t + interval).saturating_duration_since(now));
             }
@@ -278,6 +290,10 @@ fn run_session(
             let before = (screen.width(), screen.height());
             if session.read_message(&mut screen)? == Event::Update {
                 outstanding = false;
+                if !painted {
+                    painted = true;
+                    *backoff = BACKOFF_FIRST;
+                }
                 let rects = session
                     .rect_counts()
                     .iter()
