@@ -6,6 +6,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod alloc;
+pub mod fake_rfb;
 pub mod http;
 pub mod image;
 pub mod proc;
