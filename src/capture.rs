@@ -33,6 +33,9 @@ struct CtlState {
     stop: bool,
     /// Input of the live session, if one is up.
     input: Option<Input>,
+    /// `disconnect` or `stop` shut the live session's socket: its end is
+    /// no failure, even when a `connect` came right after.
+    shut_on_request: bool,
 }
 
 /// Start/stop requests to the capture thread, and its session's input.
@@ -47,6 +50,15 @@ impl Default for Control {
     }
 }
 
+impl CtlState {
+    fn shut_input(&mut self) {
+        if let Some(i) = self.input.take() {
+            i.shutdown();
+            self.shut_on_request = true;
+        }
+    }
+}
+
 impl Control {
     pub fn new() -> Control {
         Control {
@@ -55,6 +67,7 @@ impl Control {
                     monitoring: true,
                     stop: false,
                     input: None,
+                    shut_on_request: false,
                 }),
                 Condvar::new(),
             )),
@@ -75,9 +88,7 @@ impl Control {
     pub fn disconnect(&self) {
         let mut st = self.lock();
         st.monitoring = false;
-        if let Some(i) = st.input.take() {
-            i.shutdown();
-        }
+        st.shut_input();
         drop(st);
         self.inner.1.notify_all();
     }
@@ -87,9 +98,7 @@ impl Control {
         let mut st = self.lock();
         st.stop = true;
         st.monitoring = false;
-        if let Some(i) = st.input.take() {
-            i.shutdown();
-        }
+        st.shut_input();
         drop(st);
         self.inner.1.notify_all();
     }
@@ -103,8 +112,19 @@ impl Control {
         self.lock().input.clone()
     }
 
-    fn set_input(&self, input: Option<Input>) {
-        self.lock().input = input;
+    /// Publishes a new session's input.
+    fn set_input(&self, input: Input) {
+        let mut st = self.lock();
+        st.input = Some(input);
+        st.shut_on_request = false;
+    }
+
+    /// Forgets the ended session's input; returns whether `disconnect` or
+    /// `stop` ended it.
+    fn end_session(&self) -> bool {
+        let mut st = self.lock();
+        st.input = None;
+        std::mem::take(&mut st.shut_on_request)
     }
 
     fn stopped(&self) -> bool {
@@ -175,31 +195,37 @@ fn run(opts: ConnectOptions, settings: CaptureSettings, hub: Arc<Hub>, control: 
                 session.height(),
                 session.name()
             );
-            backoff = BACKOFF_FIRST;
-            let r = run_session(session, &settings, &mut encoder, &hub, &control);
-            control.set_input(None);
-            r
+            run_session(
+                session,
+                &settings,
+                &mut encoder,
+                &hub,
+                &control,
+                &mut backoff,
+            )
         });
-        let wanted = control.wants_session();
+        // A disconnect (perhaps followed at once by a connect) that closed
+        // the socket under the session is not the server's failure.
+        let on_request = control.end_session();
+        let failure = match &result {
+            Err(e) if !on_request && control.wants_session() => Some(e.to_string()),
+            _ => None,
+        };
         hub.update_status(|s| {
             s.connected = false;
             s.fps = 0.0;
-            if let Err(e) = &result {
-                if wanted {
-                    s.last_error = Some(e.to_string());
-                }
+            if failure.is_some() {
+                s.last_error.clone_from(&failure);
             }
         });
-        match &result {
-            Err(e) if wanted => {
-                log::warn!("session to {}: {e}; retrying in {backoff:?}", opts.addr)
-            }
-            _ => log::info!("session to {} closed", opts.addr),
+        match &failure {
+            Some(e) => log::warn!("session to {}: {e}; retrying in {backoff:?}", opts.addr),
+            None => log::info!("session to {} closed", opts.addr),
         }
         if control.stopped() {
             break;
         }
-        if wanted {
+        if failure.is_some() {
             control.sleep(backoff);
             backoff = (backoff * 2).min(BACKOFF_MAX);
         }
@@ -207,16 +233,19 @@ fn run(opts: ConnectOptions, settings: CaptureSettings, hub: Arc<Hub>, control: 
     hub.update_status(|s| s.connected = false);
 }
 
-/// Runs one session until it fails or is no longer wanted.
+/// Runs one session until it fails or is no longer wanted. `backoff` starts
+/// afresh once the server has sent a whole update: a server that completes
+/// the handshake and then fails every time keeps backing off.
 fn run_session(
     mut session: Session,
     settings: &CaptureSettings,
     encoder: &mut BandedEncoder,
     hub: &Hub,
     control: &Control,
+    backoff: &mut Duration,
 ) -> Result<(), RfbError> {
     let input = session.input();
-    control.set_input(Some(input.clone()));
+    control.set_input(input.clone());
     if !control.wants_session() {
         // A disconnect raced with the handshake.
         input.shutdown();
@@ -236,6 +265,9 @@ fn run_session(
     let mut last_encode: Option<Instant> = None;
     let mut last_request = Instant::now();
     let mut outstanding = true;
+    // Nothing is published until the server has drawn: the new screen is
+    // black, and the hub still holds the last frame of an earlier session.
+    let mut painted = false;
     session.request_update(false, &screen)?;
 
     while control.wants_session() {
@@ -244,7 +276,7 @@ fn run_session(
         }
         let now = Instant::now();
         let slot_free = last_encode.is_none_or(|t| now >= t + interval);
-        if screen.fb.any_dirty() && slot_free {
+        if painted && screen.fb.any_dirty() && slot_free {
             let dirty = screen.fb.take_dirty();
             match encoder.encode(&screen, &dirty) {
                 Ok(Some(jpeg)) => {
@@ -266,7 +298,7 @@ fn run_session(
 
         // Sleep until the next thing to do, waking early when the server speaks.
         let mut wait = POLL;
-        if screen.fb.any_dirty() {
+        if painted && screen.fb.any_dirty() {
             if let Some(t) = last_encode {
                 wait = wait.min((t + interval).saturating_duration_since(now));
             }
@@ -278,6 +310,10 @@ fn run_session(
             let before = (screen.width(), screen.height());
             if session.read_message(&mut screen)? == Event::Update {
                 outstanding = false;
+                if !painted {
+                    painted = true;
+                    *backoff = BACKOFF_FIRST;
+                }
                 let rects = session
                     .rect_counts()
                     .iter()
@@ -327,5 +363,82 @@ impl FpsMeter {
     fn rate(&mut self, now: Instant) -> f64 {
         self.trim(now);
         self.times.len() as f64 / FPS_WINDOW.as_secs_f64()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::mpsc;
+
+    /// The server side of a 3.8 handshake (security None) for a 4×4 screen,
+    /// then one whole Raw update.
+    fn serve_one_update(s: &mut TcpStream) -> std::io::Result<()> {
+        let mut buf = [0u8; 64];
+        s.write_all(b"RFB 003.008\n")?;
+        s.read_exact(&mut buf[..12])?;
+        s.write_all(&[1, 1])?;
+        s.read_exact(&mut buf[..1])?;
+        s.write_all(&[0, 0, 0, 0])?;
+        s.read_exact(&mut buf[..1])?;
+        let mut init = vec![0, 4, 0, 4];
+        init.extend_from_slice(&[0; 16]);
+        init.extend_from_slice(&[0, 0, 0, 0]);
+        s.write_all(&init)?;
+        s.read_exact(&mut buf[..20 + 4 + 4])?; // SetPixelFormat, SetEncodings([0])
+        let mut update = vec![0, 0, 0, 1, 0, 0, 0, 0, 0, 4, 0, 4, 0, 0, 0, 0];
+        update.extend_from_slice(&[200; 4 * 4 * 4]);
+        s.write_all(&update)
+    }
+
+    #[test]
+    fn a_disconnect_followed_at_once_by_a_connect_is_no_error() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (second_tx, second_rx) = mpsc::channel();
+        let (done_tx, done_rx) = mpsc::channel::<()>();
+        let server = thread::spawn(move || {
+            let (mut first, _) = listener.accept().unwrap();
+            first
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            serve_one_update(&mut first).unwrap();
+            // Hold the second connection in the handshake until the test is done.
+            let (second, _) = listener.accept().unwrap();
+            second_tx.send(()).unwrap();
+            let _ = done_rx.recv_timeout(Duration::from_secs(10));
+            drop((first, second));
+        });
+        let hub = Arc::new(Hub::new());
+        let control = Control::new();
+        let opts = ConnectOptions {
+            addr,
+            password: None,
+            encodings: vec![0],
+            connect_timeout: Duration::from_secs(2),
+        };
+        let settings = CaptureSettings {
+            quality: 80,
+            max_fps: 30,
+        };
+        spawn(opts, settings, hub.clone(), control.clone()).unwrap();
+        assert!(
+            hub.wait_newer(0, Duration::from_secs(10)).is_some(),
+            "no first frame"
+        );
+
+        control.disconnect();
+        control.connect();
+        second_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the capture thread reconnects");
+        let st = hub.status();
+        assert_eq!(st.last_error, None, "{st:?}");
+        assert!(control.monitoring());
+        control.stop();
+        done_tx.send(()).unwrap();
+        server.join().unwrap();
     }
 }

@@ -6,7 +6,7 @@ use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::rfb::RfbError;
 use crate::rfb::encodings::{Decoders, RectResult};
@@ -16,9 +16,13 @@ use crate::screen::{Rect, Screen};
 
 /// How long a write may block before the session counts as dead.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long the server may go silent during the handshake or in the middle
-/// of a message before the session ends with an error instead of hanging.
+/// How long the server may go silent in the middle of a message before the
+/// session ends with an error instead of hanging.
 const STALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the whole handshake may take. Until it ends no `Input` exists
+/// that `Control::disconnect` could shut down, so a server dripping it byte
+/// by byte must not be able to hold the capture thread for longer.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest ServerCutText accepted.
 const CUT_TEXT_CAP: u32 = 1024 * 1024;
 
@@ -126,10 +130,14 @@ impl Session {
     /// Connects and completes the handshake; the session then has the server's
     /// size and name, and has sent SetPixelFormat and SetEncodings.
     pub fn connect(opts: &ConnectOptions) -> Result<Session, RfbError> {
+        Session::connect_within(opts, HANDSHAKE_TIMEOUT)
+    }
+
+    /// `connect` with `limit` for the whole handshake.
+    fn connect_within(opts: &ConnectOptions, limit: Duration) -> Result<Session, RfbError> {
         let stream = connect_tcp(&opts.addr, opts.connect_timeout)?;
         stream.set_nodelay(true)?;
         stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
-        stream.set_read_timeout(Some(STALL_TIMEOUT))?;
         let input = Input::new(&stream)?;
         let mut reader = BufReader::new(stream);
         let (_version, init) = {
@@ -139,7 +147,7 @@ impl Session {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
             handshake(
-                &mut Stalls::new(&mut reader, "during the handshake"),
+                &mut Deadline::new(&mut reader, limit),
                 &mut *w,
                 opts.password.as_deref(),
                 &opts.encodings,
@@ -147,7 +155,8 @@ impl Session {
         };
         Ok(Session {
             reader,
-            read_timeout: Some(STALL_TIMEOUT),
+            // The handshake left some shorter timeout on the socket.
+            read_timeout: None,
             input,
             decoders: Decoders::new(),
             width: init.width,
@@ -279,6 +288,49 @@ fn is_timeout(e: &io::Error) -> bool {
     )
 }
 
+/// Reads the handshake under one deadline for all of it: each socket read
+/// waits only for what is left, and running out is a clear error.
+struct Deadline<'a> {
+    reader: &'a mut BufReader<TcpStream>,
+    deadline: Instant,
+    limit: Duration,
+}
+
+impl<'a> Deadline<'a> {
+    fn new(reader: &'a mut BufReader<TcpStream>, limit: Duration) -> Self {
+        Deadline {
+            reader,
+            deadline: Instant::now() + limit,
+            limit,
+        }
+    }
+
+    fn late(&self) -> io::Error {
+        let msg = format!(
+            "the server did not finish the handshake within {:.1} s",
+            self.limit.as_secs_f64()
+        );
+        io::Error::new(io::ErrorKind::TimedOut, msg)
+    }
+}
+
+impl Read for Deadline<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.reader.buffer().is_empty() {
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(self.late());
+            }
+            // A zero timeout means "block forever" to the OS: wait at least 1 ms.
+            let wait = left.max(Duration::from_millis(1));
+            self.reader.get_ref().set_read_timeout(Some(wait))?;
+        }
+        self.reader
+            .read(buf)
+            .map_err(|e| if is_timeout(&e) { self.late() } else { e })
+    }
+}
+
 /// Turns a read timeout into an error that says what happened: the server
 /// went silent for `STALL_TIMEOUT` while vncmon expected more bytes.
 struct Stalls<'a, R> {
@@ -310,5 +362,60 @@ impl<R: Read> Read for Stalls<'_, R> {
     // Forwarded so `BufReader`'s fast path for small exact reads is kept.
     fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
         self.inner.read_exact(buf).map_err(|e| self.explain(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+    use std::thread;
+
+    /// A server that answers every step at once but drips its desktop name,
+    /// one byte every 20 ms for up to 3 s, then closes.
+    fn dripping_server() -> (String, thread::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let t = thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut buf = [0u8; 12];
+            s.write_all(b"RFB 003.008\n").unwrap();
+            s.read_exact(&mut buf).unwrap();
+            s.write_all(&[1, 1]).unwrap(); // one security type: None
+            s.read_exact(&mut buf[..1]).unwrap();
+            s.write_all(&[0, 0, 0, 0]).unwrap(); // SecurityResult OK
+            s.read_exact(&mut buf[..1]).unwrap(); // ClientInit
+            let mut init = vec![0, 16, 0, 16];
+            init.extend_from_slice(&[0; 16]);
+            init.extend_from_slice(&60_000u32.to_be_bytes());
+            s.write_all(&init).unwrap();
+            let end = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < end && s.write_all(b"x").is_ok() {
+                thread::sleep(Duration::from_millis(20));
+            }
+        });
+        (addr, t)
+    }
+
+    #[test]
+    fn a_dripped_handshake_ends_at_the_deadline() {
+        let (addr, server) = dripping_server();
+        let opts = ConnectOptions {
+            addr,
+            password: None,
+            encodings: vec![0],
+            connect_timeout: Duration::from_secs(2),
+        };
+        let e = match Session::connect_within(&opts, Duration::from_millis(300)) {
+            Ok(_) => panic!("the handshake should have timed out"),
+            Err(e) => e,
+        };
+        assert!(
+            e.to_string()
+                .contains("did not finish the handshake within 0.3 s"),
+            "{e}"
+        );
+        server.join().unwrap();
     }
 }
