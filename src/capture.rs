@@ -4,6 +4,7 @@
 //! `Control` lets HTTP threads start/stop the session and reach its input.
 
 use std::collections::VecDeque;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -187,23 +188,30 @@ fn run(opts: ConnectOptions, settings: CaptureSettings, hub: Arc<Hub>, control: 
             break;
         }
         log::info!("connecting to {}", opts.addr);
-        let result = Session::connect(&opts).and_then(|session| {
-            log::info!(
-                "connected to {} ({}x{}, {:?})",
-                opts.addr,
-                session.width(),
-                session.height(),
-                session.name()
-            );
-            run_session(
-                session,
-                &settings,
-                &mut encoder,
-                &hub,
-                &control,
-                &mut backoff,
-            )
+        // A bug must not end the capture thread for good: a panic in a
+        // session ends that session, and the next one starts afresh.
+        let result = guarded(|| {
+            Session::connect(&opts).and_then(|session| {
+                log::info!(
+                    "connected to {} ({}x{}, {:?})",
+                    opts.addr,
+                    session.width(),
+                    session.height(),
+                    session.name()
+                );
+                run_session(
+                    session,
+                    &settings,
+                    &mut encoder,
+                    &hub,
+                    &control,
+                    &mut backoff,
+                )
+            })
         });
+        if let Err(RfbError::Internal(_)) = result {
+            encoder = BandedEncoder::new(settings.quality, threads);
+        }
         // A disconnect (perhaps followed at once by a connect) that closed
         // the socket under the session is not the server's failure.
         let on_request = control.end_session();
@@ -231,6 +239,18 @@ fn run(opts: ConnectOptions, settings: CaptureSettings, hub: Arc<Hub>, control: 
         }
     }
     hub.update_status(|s| s.connected = false);
+}
+
+/// Runs `f`, turning a panic into `RfbError::Internal` with its message.
+fn guarded<T>(f: impl FnOnce() -> Result<T, RfbError>) -> Result<T, RfbError> {
+    panic::catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        Err(RfbError::Internal(msg))
+    })
 }
 
 /// Runs one session until it fails or is no longer wanted. `backoff` starts
@@ -440,5 +460,15 @@ mod tests {
         control.stop();
         done_tx.send(()).unwrap();
         server.join().unwrap();
+    }
+
+    #[test]
+    fn a_panic_becomes_an_internal_error() {
+        let r: Result<(), RfbError> = guarded(|| panic!("decoder bug at {}", 7));
+        match r {
+            Err(RfbError::Internal(msg)) => assert_eq!(msg, "decoder bug at 7"),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(guarded(|| Ok::<_, RfbError>(5)).ok(), Some(5));
     }
 }

@@ -68,6 +68,8 @@ pub enum RfbError {
     Protocol(String),
     /// Reading or writing the socket failed, or the server closed it mid-message.
     Io(io::Error),
+    /// A bug in vncmon ended the session (a caught panic); the next session starts afresh.
+    Internal(String),
 }
 
 impl RfbError {
@@ -99,6 +101,9 @@ impl fmt::Display for RfbError {
                 write!(f, "the server closed the connection")
             }
             RfbError::Io(e) => write!(f, "connection error: {e}"),
+            RfbError::Internal(msg) => {
+                write!(f, "internal error in vncmon (please report it): {msg}")
+            }
         }
     }
 }
