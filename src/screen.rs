@@ -6,6 +6,10 @@
 pub const BAND: usize = 16;
 /// Largest width or height accepted from a server (a cap checked before any allocation).
 pub const MAX_DIM: u16 = 8192;
+/// Largest screen area accepted (4096², e.g. 8192×2048 or a 4K desktop): the
+/// framebuffer and the encoder's copy then take at most 64 MiB each, which a
+/// 1 GiB board can afford even when a server announces the most it may.
+pub const MAX_PIXELS: usize = 4096 * 4096;
 /// Bytes per framebuffer pixel: B, G, R, X (32-bit little-endian, red shift 16).
 pub const BPP: usize = 4;
 
@@ -70,11 +74,12 @@ pub struct Framebuffer {
 }
 
 impl Framebuffer {
-    /// A black framebuffer, every band dirty. Sizes above `MAX_DIM` are clamped
-    /// by the caller's check (`check_size`); this never allocates more than MAX_DIM².
+    /// A black framebuffer, every band dirty. Sizes past `MAX_DIM` or
+    /// `MAX_PIXELS` are clamped (callers refuse them first with `check_size`),
+    /// so this never allocates more than `MAX_PIXELS` pixels.
     pub fn new(width: u16, height: u16) -> Framebuffer {
-        let w = width.min(MAX_DIM);
-        let h = height.min(MAX_DIM);
+        let w = width.clamp(1, MAX_DIM);
+        let h = (height.min(MAX_DIM) as usize).min(MAX_PIXELS / w as usize) as u16;
         Framebuffer {
             width: w,
             height: h,
@@ -85,9 +90,15 @@ impl Framebuffer {
 
     /// Validates a size announced by a server before anything is allocated.
     pub fn check_size(width: u16, height: u16) -> Result<(), String> {
-        if width == 0 || height == 0 || width > MAX_DIM || height > MAX_DIM {
+        if width == 0
+            || height == 0
+            || width > MAX_DIM
+            || height > MAX_DIM
+            || width as usize * height as usize > MAX_PIXELS
+        {
             return Err(format!(
-                "server announced a {width}x{height} screen; vncmon accepts 1..={MAX_DIM} in each direction"
+                "server announced a {width}x{height} screen; vncmon accepts 1..={MAX_DIM} in each \
+                 direction and at most {MAX_PIXELS} pixels"
             ));
         }
         Ok(())
@@ -395,6 +406,19 @@ mod tests {
         assert!(fb.copy_rect(Rect::new(0, 0, 4, 4), 8, 8).is_err());
         assert!(fb.row_mut(65535, 0, 2).is_err());
         assert!(fb.data().iter().all(|b| *b == 0));
+    }
+
+    #[test]
+    fn sizes_are_capped_in_each_direction_and_in_area() {
+        assert!(Framebuffer::check_size(8192, 2048).is_ok());
+        assert!(Framebuffer::check_size(3840, 2160).is_ok());
+        assert!(Framebuffer::check_size(8192, 2049).is_err());
+        assert!(Framebuffer::check_size(8193, 1).is_err());
+        assert!(Framebuffer::check_size(0, 10).is_err());
+        let fb = Framebuffer::new(8192, 8192);
+        assert_eq!((fb.width(), fb.height()), (8192, 2048));
+        assert_eq!(fb.data().len(), MAX_PIXELS * BPP);
+        assert_eq!(Framebuffer::new(4, 9000).height(), MAX_DIM);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use vncmon::rfb::enc;
 use vncmon::rfb::encodings::Decoders;
-use vncmon::screen::{MAX_DIM, Rect, Screen};
+use vncmon::screen::{MAX_DIM, MAX_PIXELS, Rect, Screen};
 
 use crate::zrle::Deflater;
 
@@ -391,6 +391,7 @@ fn random_and_mutated_payloads_never_panic() {
                 if res.is_ok() { o.0 += 1 } else { o.1 += 1 }
             }
             assert!(s.width() <= MAX_DIM && s.height() <= MAX_DIM);
+            assert!(s.width() as usize * s.height() as usize <= MAX_PIXELS);
             assert!(s.width() >= 1 && s.height() >= 1);
             assert_eq!(
                 s.fb.data().len(),
