@@ -313,6 +313,18 @@ fn rre_background_and_subrects() {
     let mut bad = p.clone();
     bad[3] = 31;
     assert!(is_protocol(run(&mut d, &mut s, enc::RRE, r, &bad)));
+    // Whole-rectangle subrectangles: four coats are accepted, a fifth is refused.
+    let coats = |n: u8| {
+        let mut p = vec![0, 0, 0, n];
+        p.extend_from_slice(&A);
+        for _ in 0..n {
+            p.extend_from_slice(&C);
+            p.extend_from_slice(&[0, 0, 0, 0, 0, 6, 0, 5]);
+        }
+        p
+    };
+    ok(&mut d, &mut s, enc::RRE, r, &coats(4));
+    assert!(is_protocol(run(&mut d, &mut s, enc::RRE, r, &coats(5))));
 }
 
 #[test]

@@ -11,6 +11,10 @@ use crate::screen::{Framebuffer, Rect};
 const SUBRECT: usize = 12;
 /// Subrectangles read per batch.
 const BATCH: usize = 512;
+/// Subrectangles may overlap, but a real encoder never paints a pixel more
+/// than a few times; past this many times the rectangle's area the update is
+/// refused, so 12 bytes of input cannot buy a full-rectangle fill each.
+const OVERDRAW: usize = 4;
 
 pub fn rre<R: Read>(
     src: &mut R,
@@ -29,6 +33,7 @@ pub fn rre<R: Read>(
     fb.fill_rect(rect, [head[4], head[5], head[6], head[7]])?;
     scratch.resize(BATCH * SUBRECT, 0);
     let mut left = count;
+    let mut painted = 0usize;
     while left > 0 {
         let n = left.min(BATCH);
         left -= n;
@@ -41,6 +46,13 @@ pub fn rre<R: Read>(
                 return Err(RfbError::protocol(format!(
                     "RRE: subrectangle {}x{} at {},{} outside its {}x{} rectangle",
                     sub.w, sub.h, sub.x, sub.y, rect.w, rect.h
+                )));
+            }
+            painted = painted.saturating_add(sub.area());
+            if painted > OVERDRAW * rect.area() {
+                return Err(RfbError::protocol(format!(
+                    "RRE: subrectangles paint the {}x{} rectangle more than {OVERDRAW} times over",
+                    rect.w, rect.h
                 )));
             }
             let abs = Rect::new(rect.x + sub.x, rect.y + sub.y, sub.w, sub.h);
