@@ -72,8 +72,8 @@ const FLAGS: &[Flag] = &[
         long: "--encodings",
         env: "VNCMON_ENCODINGS",
         value: "LIST",
-        help: "RFB encodings to ask for, best first: tight,zrle,hextile,rre,copyrect,raw and jpeg[:0-9] \
-               (lets Tight send JPEG) [default: tight,zrle,hextile,copyrect,rre,raw]",
+        help: "RFB encodings to ask for, best first: tight, zrle, hextile, rre, copyrect, raw,\n\
+               and jpeg or jpeg:0-9 to let Tight send JPEG [default: tight,zrle,hextile,copyrect,rre,raw]",
     },
     Flag {
         long: "--max-connections",
@@ -108,7 +108,8 @@ pub fn help() -> String {
     );
     for f in FLAGS {
         let left = format!("{} {}", f.long, f.value);
-        let _ = writeln!(s, "    {left:<28}{}\n        {}", f.env, f.help);
+        let help = f.help.replace('\n', "\n        ");
+        let _ = writeln!(s, "    {left:<28}{}\n        {help}", f.env);
     }
     let _ = writeln!(
         s,
