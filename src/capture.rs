@@ -285,14 +285,21 @@ fn run_session(
     let mut last_encode: Option<Instant> = None;
     let mut last_request = Instant::now();
     let mut outstanding = true;
+    let mut last_sent_pointer = None;
     // Nothing is published until the server has drawn: the new screen is
     // black, and the hub still holds the last frame of an earlier session.
     let mut painted = false;
     session.request_update(false, &screen)?;
 
     while control.wants_session() {
-        if let Some((x, y)) = input.pointer_pos() {
-            screen.move_cursor(x, y);
+        // Our own pointer events move the drawn cursor; so do the server's
+        // position reports, so only a new event of ours counts here.
+        let sent = input.pointer_pos();
+        if sent != last_sent_pointer {
+            if let Some((x, y)) = sent {
+                screen.move_cursor(x, y);
+            }
+            last_sent_pointer = sent;
         }
         let now = Instant::now();
         let slot_free = last_encode.is_none_or(|t| now >= t + interval);

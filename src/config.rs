@@ -289,6 +289,7 @@ pub fn parse_encodings(list: &str) -> Result<Vec<i32>, String> {
         enc::EXT_DESKTOP_SIZE,
         enc::CURSOR,
         enc::POINTER_POS,
+        enc::VMWARE_CURSOR_POS,
         enc::LAST_RECT,
         enc::COMPRESS_LEVEL_0 + 6,
     ]);

@@ -272,11 +272,13 @@ impl Cursor {
 
 /// The framebuffer plus the cursor drawn over it in served frames. The
 /// framebuffer itself never contains the cursor, so moving it repaints only
-/// the bands it left and entered.
+/// the bands it left and entered. The cursor is drawn only once its position
+/// is known (from our own pointer events or the server's position reports):
+/// until then a server that knows better (TigerVNC) draws it itself.
 pub struct Screen {
     pub fb: Framebuffer,
     cursor: Option<Cursor>,
-    pos: (u16, u16),
+    pos: Option<(u16, u16)>,
 }
 
 impl Screen {
@@ -284,8 +286,7 @@ impl Screen {
         Screen {
             fb: Framebuffer::new(width, height),
             cursor: None,
-            // X servers start with the pointer in the middle of the screen.
-            pos: (width / 2, height / 2),
+            pos: None,
         }
     }
 
@@ -299,16 +300,19 @@ impl Screen {
     /// Resizes (a DesktopSize change); the cursor position is clamped.
     pub fn resize(&mut self, width: u16, height: u16) {
         self.fb.resize(width, height);
-        self.pos = (
-            self.pos.0.min(width.saturating_sub(1)),
-            self.pos.1.min(height.saturating_sub(1)),
-        );
+        self.pos = self.pos.map(|(x, y)| {
+            (
+                x.min(width.saturating_sub(1)),
+                y.min(height.saturating_sub(1)),
+            )
+        });
     }
 
     pub fn cursor(&self) -> Option<&Cursor> {
         self.cursor.as_ref()
     }
-    pub fn cursor_pos(&self) -> (u16, u16) {
+    /// Where the pointer is, once known.
+    pub fn cursor_pos(&self) -> Option<(u16, u16)> {
         self.pos
     }
 
@@ -323,18 +327,18 @@ impl Screen {
     pub fn move_cursor(&mut self, x: u16, y: u16) {
         let x = x.min(self.width().saturating_sub(1));
         let y = y.min(self.height().saturating_sub(1));
-        if (x, y) == self.pos {
+        if Some((x, y)) == self.pos {
             return;
         }
         self.mark_cursor_dirty();
-        self.pos = (x, y);
+        self.pos = Some((x, y));
         self.mark_cursor_dirty();
     }
 
     /// The rows the cursor covers, clipped to the screen, as (first, end).
     fn cursor_rows(&self) -> Option<(usize, usize)> {
         let c = self.cursor.as_ref()?;
-        let top = self.pos.1 as i64 - c.hot_y as i64;
+        let top = self.pos?.1 as i64 - c.hot_y as i64;
         let first = top.max(0) as usize;
         let end = ((top + c.height as i64).max(0) as usize).min(self.height() as usize);
         (first < end).then_some((first, end))
@@ -357,11 +361,11 @@ impl Screen {
             return;
         }
         out.extend_from_slice(&self.fb.data()[y0 * stride..end * stride]);
-        let Some(c) = self.cursor.as_ref() else {
+        let (Some(c), Some((px, py))) = (self.cursor.as_ref(), self.pos) else {
             return;
         };
-        let left = self.pos.0 as i64 - c.hot_x as i64;
-        let top = self.pos.1 as i64 - c.hot_y as i64;
+        let left = px as i64 - c.hot_x as i64;
+        let top = py as i64 - c.hot_y as i64;
         for cy in 0..c.height as usize {
             let y = top + cy as i64;
             if y < y0 as i64 || y >= end as i64 {
@@ -443,8 +447,14 @@ mod tests {
             pixels: vec![255; 8],
             mask: vec![0b1000_0000],
         }));
-        s.move_cursor(3, 2);
         let mut out = Vec::new();
+        s.compose_rows(0, 8, &mut out);
+        assert!(
+            out.iter().all(|b| *b == 0),
+            "no cursor while its position is unknown"
+        );
+        s.move_cursor(3, 2);
+        assert_eq!(s.cursor_pos(), Some((3, 2)));
         s.compose_rows(0, 8, &mut out);
         let at = |x: usize, y: usize| out[(y * 8 + x) * 4];
         assert_eq!(at(3, 2), 255);

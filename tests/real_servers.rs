@@ -388,3 +388,94 @@ fn xtigervnc_api_disconnect_and_connect() {
 fn x11vnc_api_disconnect_and_connect() {
     api_disconnect_and_connect(Kind::Xvfb);
 }
+
+/// Pixels within `r` of (x, y) that differ clearly from `bg`.
+fn marked_pixels(img: &RgbImage, x: usize, y: usize, r: usize, bg: Rgb) -> usize {
+    let mut n = 0;
+    for yy in y.saturating_sub(r)..(y + r).min(img.height) {
+        for xx in x.saturating_sub(r)..(x + r).min(img.width) {
+            if img.pixel(xx, yy).distance(bg) > 60 {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+/// The cursor (sent apart from the screen by the Cursor pseudo-encoding) is
+/// drawn into served frames where the pointer is: x11vnc reports the pointer
+/// position (PointerPos), Xtigervnc does not, so there it stays where the X
+/// server starts it, the middle of the screen.
+fn cursor_is_drawn_where_the_pointer_is(kind: Kind) {
+    let server = Server::start(kind, W, H, Auth::None);
+    let bg = Rgb(0x30, 0x60, 0x90);
+    server.set_root(bg);
+    let mut cursor = server.x_command("xsetroot");
+    cursor.args(["-cursor_name", "left_ptr"]);
+    assert!(
+        cursor.status().is_ok_and(|s| s.success()),
+        "xsetroot -cursor_name"
+    );
+    let (x, y) = match kind {
+        Kind::Xvfb => (60, 50),
+        Kind::Tiger => (W / 2, H / 2),
+    };
+    server.pointer_to(x, y);
+    let screen = server.settle();
+    assert_eq!(
+        marked_pixels(&screen, x, y, 12, bg),
+        0,
+        "the X server's own capture has no cursor"
+    );
+
+    let vncmon = Vncmon::watch(&server, "raw");
+    let mut stream = vncmon.stream();
+    let shown = stream.image_where(FRAME_TIMEOUT, |img| {
+        let at_pointer = marked_pixels(img, x, y, 12, bg);
+        let far = marked_pixels(img, W - 30, H - 30, 12, bg);
+        if at_pointer >= 20 && far == 0 {
+            Ok(())
+        } else {
+            Err(format!(
+                "{at_pointer} cursor pixels at the pointer, {far} far from it"
+            ))
+        }
+    });
+    if let Err(e) = shown {
+        panic!("{kind:?}: no cursor at {x},{y}: {e}\n{}", vncmon.log_tail());
+    }
+    let status = vncmon.status();
+    assert!(status["rects"]["cursor"].as_u64() >= Some(1), "{status}");
+
+    // Someone else moves the pointer: one cursor, at the new place only.
+    let (nx, ny) = (W - 80, H - 60);
+    server.pointer_to(nx, ny);
+    let moved = stream.image_where(FRAME_TIMEOUT, |img| {
+        let new = marked_pixels(img, nx, ny, 12, bg);
+        let old = marked_pixels(img, x, y, 12, bg);
+        if new >= 20 && old == 0 {
+            Ok(())
+        } else {
+            Err(format!(
+                "{new} cursor pixels at the new place, {old} at the old"
+            ))
+        }
+    });
+    if let Err(e) = moved {
+        panic!(
+            "{kind:?}: the cursor did not follow to {nx},{ny}: {e}\n{}\n{}",
+            vncmon.status(),
+            vncmon.log_tail()
+        );
+    }
+}
+
+#[test]
+fn xtigervnc_cursor_is_drawn_where_the_pointer_is() {
+    cursor_is_drawn_where_the_pointer_is(Kind::Tiger);
+}
+
+#[test]
+fn x11vnc_cursor_is_drawn_where_the_pointer_is() {
+    cursor_is_drawn_where_the_pointer_is(Kind::Xvfb);
+}

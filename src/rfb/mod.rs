@@ -24,6 +24,8 @@ pub mod enc {
     pub const POINTER_POS: i32 = -232;
     pub const CURSOR: i32 = -239;
     pub const EXT_DESKTOP_SIZE: i32 = -308;
+    /// Pseudo: the pointer position as TigerVNC reports it (VMware's number).
+    pub const VMWARE_CURSOR_POS: i32 = 0x574d_5666;
 
     /// A short name for logs and `/api/status` (`jpeg-quality`/`compress-level`
     /// stand for the whole pseudo-encoding ranges).
@@ -40,6 +42,7 @@ pub mod enc {
             POINTER_POS => "pointer-pos",
             CURSOR => "cursor",
             EXT_DESKTOP_SIZE => "ext-desktop-size",
+            VMWARE_CURSOR_POS => "cursor-pos",
             c if (JPEG_QUALITY_0..JPEG_QUALITY_0 + 10).contains(&c) => "jpeg-quality",
             c if (COMPRESS_LEVEL_0..COMPRESS_LEVEL_0 + 10).contains(&c) => "compress-level",
             _ => "other",

@@ -93,7 +93,7 @@ impl Decoders {
             enc::DESKTOP_SIZE => pseudo::desktop_size(rect, screen)?,
             enc::EXT_DESKTOP_SIZE => pseudo::ext_desktop_size(src, rect, screen)?,
             enc::CURSOR => pseudo::cursor(src, rect, screen)?,
-            enc::POINTER_POS => screen.move_cursor(rect.x, rect.y),
+            enc::POINTER_POS | enc::VMWARE_CURSOR_POS => screen.move_cursor(rect.x, rect.y),
             enc::LAST_RECT => return Ok(RectResult::LastRect),
             other => {
                 return Err(RfbError::protocol(format!("unsupported encoding {other}")));
