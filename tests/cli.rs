@@ -112,3 +112,47 @@ fn bad_arguments_fail_with_a_reason() {
         assert!(err.contains(says), "{args:?}: stderr lacks {says:?}: {err}");
     }
 }
+
+/// `--max-fps` bounds how often frames are encoded, even when the screen
+/// changes all the time (the demo animates at about 25 updates a second).
+#[test]
+fn max_fps_bounds_the_encode_rate() {
+    let v = Vncmon::start(&["--demo", "--max-fps", "4"], None);
+    v.wait_connected();
+    let count = |s: &Value| s["frames_encoded"].as_u64().unwrap_or(0);
+    let before = count(&v.status());
+    let started = std::time::Instant::now();
+    std::thread::sleep(Duration::from_secs(2));
+    let after = count(&v.status());
+    let secs = started.elapsed().as_secs_f64();
+    let most = (4.0 * secs).ceil() as u64 + 1;
+    assert!(
+        after > before,
+        "the demo keeps changing: frames are encoded"
+    );
+    assert!(
+        after - before <= most,
+        "{} frames in {secs:.1} s at --max-fps 4",
+        after - before
+    );
+}
+
+/// `--quality` reaches the encoder: a lower quality gives smaller frames of
+/// the same screen.
+#[test]
+fn quality_changes_the_jpeg() {
+    let size = |q: &str| {
+        let v = Vncmon::start(&["--demo", "--quality", q], None);
+        v.wait_connected();
+        let mut stream = v.stream();
+        stream
+            .next_jpeg(Duration::from_secs(10))
+            .expect("a frame")
+            .len()
+    };
+    let (low, high) = (size("20"), size("95"));
+    assert!(
+        low * 2 < high,
+        "quality 20: {low} bytes, quality 95: {high} bytes"
+    );
+}
