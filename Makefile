@@ -13,5 +13,6 @@ lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 
+# Encoder, decoders, then the serving cost of the real binary (about 2 minutes).
 bench:
-	cargo bench --bench encode
+	cargo bench --bench encode --bench decode --bench serve
