@@ -138,10 +138,7 @@ fn run(w: u16, h: u16, cores: usize) {
 fn print_table(w: u16, h: u16, rounds: usize, cases: &mut [Case]) {
     let medians: Vec<f64> = cases
         .iter_mut()
-        .map(|c| {
-            c.samples.sort();
-            c.samples[c.samples.len() / 2].as_secs_f64()
-        })
+        .map(|c| common::median_secs(&mut c.samples))
         .collect();
     let reference = medians[0];
     println!();

@@ -1,6 +1,15 @@
-//! What the encode and decode benchmarks share: a desktop-like screen.
+//! What the encode and decode benchmarks share: a desktop-like screen and
+//! the median of timed samples.
+
+use std::time::Duration;
 
 use vncmon::screen::{Rect, Screen};
+
+/// The median of `samples`, in seconds (sorts them).
+pub fn median_secs(samples: &mut [Duration]) -> f64 {
+    samples.sort();
+    samples[samples.len() / 2].as_secs_f64()
+}
 
 /// A desktop-like screen: a gradient wallpaper, windows with title bars and
 /// lines of text-like glyphs (random 8×16 stroke patterns). `seed` shifts the

@@ -229,10 +229,7 @@ fn mean_abs_diff(a: &[u8], b: &[u8]) -> f64 {
 fn print_table(cases: &mut [Case]) {
     let medians: Vec<f64> = cases
         .iter_mut()
-        .map(|c| {
-            c.samples.sort();
-            c.samples[c.samples.len() / 2].as_secs_f64()
-        })
+        .map(|c| common::median_secs(&mut c.samples))
         .collect();
     println!(
         "  {:<50} {:>9} {:>9} {:>8} {:>10}",
