@@ -1,3 +1,6 @@
+//! Tests of the banded encoder: spliced frames decode and equal one-shot encodes,
+//! only changed bands are re-encoded, odd sizes, cursor, resize, errors.
+
 use std::io::Cursor as IoCursor;
 
 use zune_jpeg::JpegDecoder;
