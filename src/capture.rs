@@ -302,6 +302,13 @@ fn run_session(
             last_sent_pointer = sent;
         }
         let now = Instant::now();
+        // Ask for the next update before encoding this one, so the server
+        // prepares it while we encode.
+        if !outstanding && now >= last_request + interval {
+            session.request_update(true, &screen)?;
+            last_request = now;
+            outstanding = true;
+        }
         let slot_free = last_encode.is_none_or(|t| now >= t + interval);
         if painted && screen.fb.any_dirty() && slot_free {
             let dirty = screen.fb.take_dirty();
@@ -314,11 +321,6 @@ fn run_session(
                 Ok(None) => {} // the bands changed back to what was served
                 Err(e) => log::error!("JPEG encoding failed: {e}"),
             }
-        }
-        if !outstanding && now >= last_request + interval {
-            session.request_update(true, &screen)?;
-            last_request = now;
-            outstanding = true;
         }
         let rate = fps.rate(now);
         hub.update_status(|s| s.fps = rate);
