@@ -3,6 +3,7 @@
 
 #[path = "encodings/fuzz.rs"]
 mod fuzz;
+mod rng;
 #[path = "encodings/tight.rs"]
 mod tight;
 #[path = "encodings/zrle.rs"]

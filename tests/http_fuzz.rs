@@ -3,6 +3,7 @@
 //! keeps serving. A seeded generator keeps runs repeatable.
 
 mod http_support;
+mod rng;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -10,6 +11,7 @@ use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
 use http_support::*;
+use rng::Rng;
 
 const SEEDS: &[&[u8]] = &[
     b"GET /api/status HTTP/1.1\r\nHost: pi\r\n\r\n",
@@ -21,21 +23,6 @@ const SEEDS: &[&[u8]] = &[
     b"POST /api/disconnect HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 0\r\n\r\n",
     b"GET /api/status?x=1&y=%zz HTTP/1.1\r\nHost: pi\r\nExpect: 100-continue\r\n\r\n",
 ];
-
-/// xorshift64*: small, seeded, good enough to pick mutations.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 const NASTY: &[&[u8]] = &[
     b"\r\n",
@@ -63,7 +50,7 @@ fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
                 let i = at.min(v.len() - 1);
                 v[i] ^= 1 << rng.below(8);
             }
-            1 => v.insert(at, rng.next() as u8),
+            1 => v.insert(at, rng.byte()),
             2 => v.truncate(at),
             3 => {
                 let n = NASTY[rng.below(NASTY.len())];
@@ -120,7 +107,7 @@ fn mutated_requests_get_wellformed_answers_and_never_a_500() {
     let mut seen: BTreeMap<u16, usize> = BTreeMap::new();
     for i in 0..800 {
         let raw = if i % 10 == 9 {
-            (0..rng.below(300)).map(|_| rng.next() as u8).collect()
+            (0..rng.below(300)).map(|_| rng.byte()).collect()
         } else {
             let seed = SEEDS[rng.below(SEEDS.len())];
             mutate(&mut rng, seed)

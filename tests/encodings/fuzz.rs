@@ -6,37 +6,9 @@ use vncmon::rfb::enc;
 use vncmon::rfb::encodings::Decoders;
 use vncmon::screen::{MAX_DIM, MAX_PIXELS, Rect, Screen};
 
+use crate::rng::Rng;
+use crate::tight::compact;
 use crate::zrle::Deflater;
-
-/// xorshift64*: tiny, seeded, good enough to pick bytes.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    /// Uniform in 0..n (n > 0).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn byte(&mut self) -> u8 {
-        self.next() as u8
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.byte()).collect()
-    }
-    fn one_in(&mut self, n: usize) -> bool {
-        self.below(n) == 0
-    }
-    /// Small values are likelier: good for counts and sizes.
-    fn small(&mut self, max: usize) -> usize {
-        let m = self.below(max + 1);
-        self.below(m + 1)
-    }
-}
 
 const ENCODINGS: [i32; 11] = [
     enc::RAW,
@@ -259,18 +231,6 @@ fn zrle_tiles(rng: &mut Rng, r: Rect) -> Vec<u8> {
         }
     }
     p
-}
-
-fn compact(len: usize) -> Vec<u8> {
-    match len {
-        0..=127 => vec![len as u8],
-        128..=16383 => vec![0x80 | (len & 0x7f) as u8, (len >> 7) as u8],
-        _ => vec![
-            0x80 | (len & 0x7f) as u8,
-            0x80 | ((len >> 7) & 0x7f) as u8,
-            (len >> 14) as u8,
-        ],
-    }
 }
 
 fn tight(rng: &mut Rng, r: Rect, srv: &mut Server, jpeg: &[u8]) -> Vec<u8> {

@@ -10,7 +10,7 @@ use crate::zrle::Deflater;
 use crate::{assert_rect, is_protocol, ok, px, run, screen};
 
 /// The compact length: 7 bits per byte, least significant first.
-fn compact(len: usize) -> Vec<u8> {
+pub fn compact(len: usize) -> Vec<u8> {
     match len {
         0..=127 => vec![len as u8],
         128..=16383 => vec![0x80 | (len & 0x7f) as u8, (len >> 7) as u8],
