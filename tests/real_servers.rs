@@ -48,6 +48,20 @@ fn stream_shows(
     }
 }
 
+/// Runs vncmon on `server` asking for `encodings`, opens /video_feed and
+/// waits until it shows `screen`.
+fn watching(
+    server: &Server,
+    encodings: &str,
+    screen: &RgbImage,
+    what: &str,
+) -> (Vncmon, MjpegStream) {
+    let vncmon = Vncmon::watch(server, encodings);
+    let mut stream = vncmon.stream();
+    stream_shows(&mut stream, server, screen, &vncmon, what);
+    (vncmon, stream)
+}
+
 /// Polls /snapshot.jpg until it shows `want`.
 fn snapshot_shows(vncmon: &Vncmon, server: &Server, want: &RgbImage, what: &str) {
     let zones = server.cursor_zones();
@@ -147,17 +161,12 @@ fn x11vnc_each_encoding_matches_the_screen() {
 fn password_is_checked(kind: Kind) {
     let mut server = Server::start(kind, W, H, Auth::Password("pw-4711".into()));
     let screen = server.draw_scene(2);
-    let vncmon = Vncmon::watch(&server, "tight,zrle,raw");
-    let mut stream = vncmon.stream();
-    stream_shows(
-        &mut stream,
+    drop(watching(
         &server,
+        "tight,zrle,raw",
         &screen,
-        &vncmon,
         &format!("{kind:?} with a password"),
-    );
-    drop(stream);
-    drop(vncmon);
+    ));
 
     let vnc = server.addr();
     let wrong = Vncmon::start(&["--vnc", &vnc], Some("not-it"));
@@ -213,13 +222,10 @@ fn xtigervnc_resize_is_followed() {
 fn static_screen_is_not_reencoded(kind: Kind) {
     let mut server = Server::start(kind, W, H, Auth::None);
     let screen = server.draw_scene(3);
-    let vncmon = Vncmon::watch(&server, "tight,zrle,hextile,raw");
-    let mut stream = vncmon.stream();
-    stream_shows(
-        &mut stream,
+    let (vncmon, mut stream) = watching(
         &server,
+        "tight,zrle,hextile,raw",
         &screen,
-        &vncmon,
         &format!("{kind:?} static"),
     );
     let encoded = |v: &Vncmon| v.status()["frames_encoded"].as_u64();
@@ -272,13 +278,10 @@ fn x11vnc_static_screen_is_not_reencoded() {
 fn reconnects_after_the_server_returns(kind: Kind) {
     let mut server = Server::start(kind, W, H, Auth::None);
     let screen = server.draw_scene(0);
-    let vncmon = Vncmon::watch(&server, "zrle,raw");
-    let mut stream = vncmon.stream();
-    stream_shows(
-        &mut stream,
+    let (vncmon, mut stream) = watching(
         &server,
+        "zrle,raw",
         &screen,
-        &vncmon,
         &format!("{kind:?} first session"),
     );
 
@@ -330,13 +333,11 @@ fn x11vnc_reconnects_after_the_server_returns() {
 fn api_disconnect_and_connect(kind: Kind) {
     let mut server = Server::start(kind, W, H, Auth::None);
     let screen = server.draw_scene(2);
-    let vncmon = Vncmon::watch(&server, "hextile,raw");
-    let mut stream = vncmon.stream();
-    stream_shows(
-        &mut stream,
+    // The stream stays open through the disconnect.
+    let (vncmon, _stream) = watching(
         &server,
+        "hextile,raw",
         &screen,
-        &vncmon,
         &format!("{kind:?} before disconnect"),
     );
 
