@@ -13,5 +13,6 @@ pub mod hub;
 pub mod jpeg;
 pub mod logger;
 pub mod rfb;
+pub mod scenario;
 pub mod screen;
 pub mod web;

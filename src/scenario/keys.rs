@@ -1,0 +1,1 @@
+//! Key names (`enter`, `ctrl+l`, `alt+F2`) and text → X keysyms.
