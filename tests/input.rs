@@ -335,3 +335,115 @@ fn cancel_stops_waiting_steps() {
         r#"{"action":"wait_until_still","ms":30000,"timeout":60}"#,
     );
 }
+
+/// Loads one `expect` step whose reference is `img`, from a scenario file
+/// next to it.
+fn expect_step(img: &vncmon::scenario::Picture, json: &str) -> vncmon::scenario::Step {
+    let dir = std::env::temp_dir().join(format!("vncmon-expect-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("ref.png"), img.to_png().expect("png")).expect("write");
+    std::fs::write(
+        dir.join("f.json"),
+        format!(r#"{{"scenarios":{{"s":[{json}]}}}}"#),
+    )
+    .expect("write");
+    let s = vncmon::scenario::load_path(&dir.join("f.json"), "s", Some((800, 480)));
+    let _ = std::fs::remove_dir_all(&dir);
+    s.unwrap_or_else(|e| panic!("{e}")).steps.remove(0)
+}
+
+#[test]
+fn waits_expect_and_screenshot_on_the_demo() {
+    use vncmon::demo::layout;
+    use vncmon::scenario::{Picture, Region, run_step};
+    let demo = vncmon::demo::Demo::start(None).expect("demo");
+    let e = Engine::start(&demo.addr().to_string(), None);
+    let run = |json: &str| run_step(&common::engine::input_step_any(json), &e.ctx);
+
+    // The clock ticks every second; the text box stays as it is.
+    run(r#"{"action":"wait_for_change","region":[568,16,216,24],"timeout":5}"#).expect("clock");
+    let err =
+        run(r#"{"action":"wait_for_change","region":[16,228,768,64],"timeout":1}"#).unwrap_err();
+    assert_eq!(err.kind, StepErrorKind::Timeout);
+    assert_eq!(
+        err.message,
+        "the screen in [16, 228, 768x64] did not change within 1 s"
+    );
+    // The buttons stand still; the whole screen never does (the ball).
+    run(r#"{"action":"wait_until_still","ms":300,"region":[16,308,768,64],"timeout":5}"#)
+        .expect("buttons are still");
+    let err = run(r#"{"action":"wait_until_still","ms":1500,"timeout":3}"#).unwrap_err();
+    assert_eq!(err.kind, StepErrorKind::Timeout);
+    assert_eq!(
+        err.message,
+        "the screen did not stay still for 1500 ms within 3 s"
+    );
+
+    // A click on the middle of the screen shows in the click line.
+    let out = run(r#"{"action":"click_position","position":"center"}"#).expect("click");
+    assert_eq!(out.note.as_deref(), Some("clicked center at (400, 240)"));
+    e.ok(r#"{"action":"move","x":790,"y":470}"#);
+
+    // Alpha's exact look as the reference: it matches Alpha, not Bravo.
+    let alpha = layout::BUTTONS[0];
+    let frame = e.hub.latest().expect("frame");
+    let screen = Picture::decode_jpeg(&frame.jpeg).expect("decode");
+    let r = Region {
+        x: alpha.x,
+        y: alpha.y,
+        w: alpha.w,
+        h: alpha.h,
+    };
+    let reference = screen.crop(r).expect("crop");
+    let at = |b: vncmon::screen::Rect| format!("[{},{},{},{}]", b.x, b.y, b.w, b.h);
+    let step = expect_step(
+        &reference,
+        &format!(
+            r#"{{"action":"expect","image":"ref.png","region":{},"timeout":5}}"#,
+            at(alpha)
+        ),
+    );
+    let out = run_step(&step, &e.ctx).expect("alpha matches");
+    assert!(
+        out.note
+            .unwrap_or_default()
+            .starts_with("ref.png matches the screen in [16, 308, 180x64] (difference ")
+    );
+    let bravo = layout::BUTTONS[1];
+    let step = expect_step(
+        &reference,
+        &format!(
+            r#"{{"action":"expect","image":"ref.png","region":{},"timeout":1}}"#,
+            at(bravo)
+        ),
+    );
+    let err = run_step(&step, &e.ctx).unwrap_err();
+    assert_eq!(err.kind, StepErrorKind::Failed);
+    let actual = e.output().join("ref-actual.jpg");
+    let diff = e.output().join("ref-diff.png");
+    assert!(
+        err.message.starts_with(
+            "the screen in [212, 308, 180x64] did not match ref.png within 1 s: difference "
+        ) && err.message.ends_with(&format!(
+            "; saved {} and {}",
+            actual.display(),
+            diff.display()
+        )),
+        "{}",
+        err.message
+    );
+    let saved = Picture::decode(&std::fs::read(&actual).expect("actual saved")).expect("jpeg");
+    assert_eq!((saved.width, saved.height), (180, 64));
+    let d = Picture::decode(&std::fs::read(&diff).expect("diff saved")).expect("png");
+    assert_eq!((d.width, d.height), (180, 64));
+
+    // screenshot: the whole screen as a JPEG in the output directory.
+    let out = run(r#"{"action":"screenshot","name":"shot"}"#).expect("screenshot");
+    let path = e.output().join("shot.jpg");
+    assert_eq!(
+        out.note.as_deref(),
+        Some(format!("saved {} (800x480)", path.display()).as_str())
+    );
+    let img = Picture::decode(&std::fs::read(&path).expect("saved")).expect("jpeg");
+    assert_eq!((img.width, img.height), (800, 480));
+}
