@@ -30,43 +30,40 @@ const MAX_INPUT_ACTIONS: usize = 1000;
 /// Most scroll notches in one step.
 const MAX_SCROLL: i64 = 100;
 
-/// Actions a scenario file may use.
-pub const FILE_ACTIONS: &[&str] = &[
-    "connect",
-    "disconnect",
-    "wait",
-    "click",
-    "click_position",
-    "move",
-    "mouse_down",
-    "mouse_up",
-    "drag",
-    "scroll",
-    "type",
-    "key",
-    "key_down",
-    "key_up",
-    "screenshot",
-    "wait_for_change",
-    "wait_until_still",
-    "expect",
+/// Every action: its name, whether scenario files may use it, whether
+/// `POST /api/input` takes it.
+const ACTIONS: &[(&str, bool, bool)] = &[
+    ("connect", true, false),
+    ("disconnect", true, false),
+    ("wait", true, false),
+    ("click", true, true),
+    ("click_position", true, false),
+    ("move", true, true),
+    ("mouse_down", true, true),
+    ("mouse_up", true, true),
+    ("drag", true, true),
+    ("scroll", true, true),
+    ("type", true, true),
+    ("key", true, true),
+    ("key_down", true, true),
+    ("key_up", true, true),
+    ("screenshot", true, false),
+    ("wait_for_change", true, false),
+    ("wait_until_still", true, false),
+    ("expect", true, false),
+    ("pointer", false, true),
+    ("keysym", false, true),
 ];
 
+/// Actions a scenario file may use.
+pub fn file_actions() -> Vec<&'static str> {
+    ACTIONS.iter().filter(|a| a.1).map(|a| a.0).collect()
+}
+
 /// Actions `POST /api/input` takes.
-pub const INPUT_ACTIONS: &[&str] = &[
-    "click",
-    "move",
-    "mouse_down",
-    "mouse_up",
-    "drag",
-    "scroll",
-    "type",
-    "key",
-    "key_down",
-    "key_up",
-    "pointer",
-    "keysym",
-];
+pub fn input_actions() -> Vec<&'static str> {
+    ACTIONS.iter().filter(|a| a.2).map(|a| a.0).collect()
+}
 
 /// The scenarios directory.
 #[derive(Clone, Debug)]
@@ -709,8 +706,8 @@ fn parse_step(v: &Value, source: &Source) -> Result<Step, String> {
         ));
     };
     let allowed = match source {
-        Source::File(_) => FILE_ACTIONS,
-        Source::Input => INPUT_ACTIONS,
+        Source::File(_) => file_actions(),
+        Source::Input => input_actions(),
     };
     let action = match obj.get("action") {
         None => return Err("missing \"action\"".into()),

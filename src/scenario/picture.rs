@@ -103,10 +103,11 @@ impl Picture {
         let stride = out.line_size;
         let mut rgb = Vec::with_capacity(pixels * 3);
         for row in buf.chunks(stride).take(usize::from(height)) {
-            for px in row.chunks(per).take(usize::from(width)) {
-                match per {
-                    1 | 2 => rgb.extend_from_slice(&[px[0]; 3]),
-                    _ => rgb.extend_from_slice(&px[..3]),
+            for px in row.chunks_exact(per).take(usize::from(width)) {
+                match (per, px) {
+                    (1 | 2, [grey, ..]) => rgb.extend_from_slice(&[*grey; 3]),
+                    (_, [r, g, b, ..]) => rgb.extend_from_slice(&[*r, *g, *b]),
+                    _ => {}
                 }
             }
         }
@@ -260,6 +261,27 @@ mod tests {
             })
             .is_none()
         );
+    }
+
+    fn png_of(color: png::ColorType, data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut enc = png::Encoder::new(&mut out, 2, 1);
+        enc.set_color(color);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut w = enc.write_header().unwrap();
+        w.write_image_data(data).unwrap();
+        w.finish().unwrap();
+        out
+    }
+
+    #[test]
+    fn grey_and_alpha_pngs_become_rgb() {
+        let grey = Picture::decode(&png_of(png::ColorType::Grayscale, &[10, 200])).unwrap();
+        assert_eq!(grey.rgb, [10, 10, 10, 200, 200, 200]);
+        let rgba = png_of(png::ColorType::Rgba, &[1, 2, 3, 255, 4, 5, 6, 0]);
+        assert_eq!(Picture::decode(&rgba).unwrap().rgb, [1, 2, 3, 4, 5, 6]);
+        let ga = png_of(png::ColorType::GrayscaleAlpha, &[7, 255, 9, 0]);
+        assert_eq!(Picture::decode(&ga).unwrap().rgb, [7, 7, 7, 9, 9, 9]);
     }
 
     #[test]
