@@ -278,18 +278,6 @@ fn check_screen(shared: &Shared, sc: &Scenario, i: usize) -> Result<(), StepFail
     })
 }
 
-/// Stand-in until the loader provides `Scenario::check_screen` (an inherent
-/// method wins over this trait's once it exists).
-pub(crate) trait CheckScreen {
-    fn check_screen(&self, w: u16, h: u16) -> Result<(), crate::scenario::LoadError>;
-}
-
-impl CheckScreen for Scenario {
-    fn check_screen(&self, _w: u16, _h: u16) -> Result<(), crate::scenario::LoadError> {
-        Ok(())
-    }
-}
-
 fn one_step(shared: &Shared, sc: &Scenario, i: usize) -> Result<Outcome, StepFailure> {
     shared.lock().current_step = i;
     perform(sc, i, &shared.ctx, &shared.log)
