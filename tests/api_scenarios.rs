@@ -62,14 +62,6 @@ const SCENARIOS: &str = r#"{
   }
 }"#;
 
-/// A solid red 180×64 JPEG, which no demo button ever shows.
-fn write_red_jpeg(path: &std::path::Path) {
-    let data = [255u8, 0, 0].repeat(180 * 64);
-    jpeg_encoder::Encoder::new_file(path, 90)
-        .and_then(|e| e.encode(&data, 180, 64, jpeg_encoder::ColorType::Rgb))
-        .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
-}
-
 /// A scenarios directory with `demo.json`, `my tour.json` and a broken file,
 /// an output directory, and vncmon on the demo desktop using them.
 struct Setup {
@@ -93,7 +85,7 @@ impl Setup {
             "{\"scenarios\": {\n  \"x\": [\n    {\"action\": \"wait\" \"seconds\": 1}\n  ]\n}}\n",
         )
         .unwrap();
-        write_red_jpeg(&scenarios.join("red.jpg"));
+        common::image::write_red_jpeg(&scenarios.join("red.jpg"));
         let v = Vncmon::demo_with(&scenarios, &dir.path().join("output"), extra);
         v.wait_connected();
         Setup { dir, v }

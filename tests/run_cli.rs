@@ -41,14 +41,6 @@ fn expect_code(want: i32, got: &(i32, String, String)) {
     );
 }
 
-/// A solid red 180×64 JPEG, which no demo button ever shows.
-fn write_red_jpeg(path: &Path) {
-    let data = [255u8, 0, 0].repeat(180 * 64);
-    jpeg_encoder::Encoder::new_file(path, 90)
-        .and_then(|e| e.encode(&data, 180, 64, jpeg_encoder::ColorType::Rgb))
-        .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
-}
-
 const FILE: &str = r#"{
   "scenarios": {
     "tour": [
@@ -77,7 +69,7 @@ const FILE: &str = r#"{
 fn setup() -> TempDir {
     let dir = TempDir::new("run");
     dir.write("s.json", FILE);
-    write_red_jpeg(&dir.path().join("red.jpg"));
+    common::image::write_red_jpeg(&dir.path().join("red.jpg"));
     dir
 }
 
