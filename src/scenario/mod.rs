@@ -464,3 +464,86 @@ impl std::error::Error for LoadError {}
 pub fn default_output_dir() -> PathBuf {
     PathBuf::from("output")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(action: Action) -> Step {
+        Step {
+            action,
+            json: serde_json::Value::Null,
+        }
+    }
+
+    #[test]
+    fn positions() {
+        let p = |s: &str| Position::parse(s).map(|p| p.point(800, 480));
+        assert_eq!(p("center"), Some((400, 240)));
+        assert_eq!(p("Middle"), Some((400, 240)));
+        assert_eq!(p("top-left"), Some((133, 80)));
+        assert_eq!(p("Top Left"), Some((133, 80)));
+        assert_eq!(p("bottom_right"), Some((666, 400)));
+        assert_eq!(p("top_center"), Some((400, 80)));
+        assert_eq!(p("center-left"), Some((133, 240)));
+        assert_eq!(p("corner"), None);
+        for n in Position::NAMES {
+            assert_eq!(Position::parse(n).map(Position::name), Some(n));
+        }
+    }
+
+    #[test]
+    fn labels() {
+        let long = "x".repeat(50);
+        assert_eq!(
+            step(Action::Type { text: long }).label(),
+            format!("type \"{}\"…", "x".repeat(40))
+        );
+        assert_eq!(
+            step(Action::Type {
+                text: "a\"b\n".into()
+            })
+            .label(),
+            "type \"a\\\"b\\n\""
+        );
+        assert_eq!(
+            step(Action::Wait {
+                duration: Duration::from_millis(1500)
+            })
+            .label(),
+            "wait 1.5 s"
+        );
+        assert_eq!(
+            step(Action::Drag {
+                from: (1, 2),
+                to: (3, 4),
+                button: Button::Right
+            })
+            .label(),
+            "right drag (1, 2) to (3, 4)"
+        );
+        assert_eq!(
+            step(Action::Keysym {
+                keysym: 0x61,
+                down: false
+            })
+            .label(),
+            "keysym 0x61 up"
+        );
+    }
+
+    #[test]
+    fn load_error_display() {
+        let e = LoadError {
+            kind: LoadErrorKind::Invalid,
+            file: "a.json".into(),
+            scenario: Some("s".into()),
+            step: Some(3),
+            message: "wait: missing \"seconds\"".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "a.json: scenario \"s\": step 3: wait: missing \"seconds\""
+        );
+    }
+}
