@@ -236,3 +236,19 @@ fn run_help_documents_the_exit_codes() {
         assert!(r.1.contains(w), "no {w:?} in:\n{}", r.1);
     }
 }
+
+#[test]
+fn the_shipped_demo_scenarios_pass_through_vncmon_run() {
+    let dir = TempDir::new("run");
+    let out = dir.join("out");
+    for name in ["tour", "buttons"] {
+        let r = vncmon_run(
+            &["scenarios/demo.json", name, "--demo", "--output", &out],
+            None,
+        );
+        expect_code(0, &r);
+        assert!(r.1.contains(&format!("passed: {name}")), "{}", r.1);
+    }
+    assert!(Path::new(&out).join("demo_tour.jpg").is_file());
+    assert!(Path::new(&out).join("demo_buttons.jpg").is_file());
+}
