@@ -54,6 +54,12 @@ fn run(file: &str, name: &str) -> (RgbImage, RgbImage, Engine, Demo) {
         let out = run_step(step, &e.ctx).unwrap_or_else(|err| {
             panic!("{file} {name} step {} ({}): {err:?}", i + 1, step.label())
         });
+        eprintln!(
+            "{file} {name} step {}: {} -> {:?}",
+            i + 1,
+            step.label(),
+            out.note
+        );
         if out.flow == Flow::End {
             assert_eq!(i + 1, s.steps.len(), "only the last step ends the scenario");
         }

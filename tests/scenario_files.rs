@@ -191,7 +191,7 @@ fn bad_files_give_precise_errors() {
         (
             one("{\"action\": \"expect\", \"image\": \"garbage.png\", \"tolerance\": 300}"),
             "s",
-            "f.json: scenario \"s\": step 1: expect: \"tolerance\" must be a mean difference per channel, 0-255, got 300".into(),
+            "f.json: scenario \"s\": step 1: expect: \"tolerance\" must be a colour difference 0-255 (of 4x4 block means), got 300".into(),
         ),
         (one("{\"action\": \"connect\"}"), "t", "f.json: no scenario \"t\" (the file has: s)".into()),
     ];

@@ -493,7 +493,7 @@ fn expect(
     let mut frame = some_frame(ctx, deadline)?;
     while let Some(f) = frame {
         let p = picture(&f, region)?;
-        let Some(d) = p.mean_difference(reference) else {
+        let Some(d) = p.block_difference(reference) else {
             return Err(err(
                 StepErrorKind::Failed,
                 format!(

@@ -865,7 +865,11 @@ fn parse_step(v: &Value, source: &Source) -> Result<Step, String> {
                 Some(v) => match v.as_f64() {
                     Some(t) if (0.0..=255.0).contains(&t) => t,
                     _ => {
-                        return Err(p.bad("tolerance", "a mean difference per channel, 0-255", v));
+                        return Err(p.bad(
+                            "tolerance",
+                            "a colour difference 0-255 (of 4x4 block means)",
+                            v,
+                        ));
                     }
                 },
             };

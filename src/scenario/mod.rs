@@ -52,10 +52,12 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// `wait_for_change`, `wait_until_still` and `expect` give up after this
 /// long when no `timeout` is given.
 pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(10);
-/// `expect`'s default tolerance: mean absolute difference per channel
-/// (0-255) between the screen region and the reference. JPEG noise on
-/// flat areas and text stays well below it; a changed word does not.
-pub const DEFAULT_TOLERANCE: f64 = 8.0;
+/// `expect`'s default tolerance, in `Picture::block_difference` units: the
+/// largest difference between the mean colours of corresponding 4×4 blocks
+/// of the region and the reference, in any channel (0-255). JPEG noise of a
+/// matching region of text stays below 8 at quality 80 (it is roughly
+/// zero-mean within a block); a changed glyph moves its blocks by 60 and more.
+pub const DEFAULT_TOLERANCE: f64 = 24.0;
 /// Coordinates are below this (RFB screens are at most 8192 wide here).
 pub const MAX_COORD: u32 = 8192;
 
