@@ -1,6 +1,7 @@
 //! The scenario and input API of the real binary against the demo desktop
-//! (and a real Xtigervnc where the pointer position matters): listing and
-//! loading files, traversal refused, running steps that change the remote
+//! (and real Xtigervnc and Xvfb + x11vnc where the pointer position
+//! matters): listing and loading files, traversal refused, running steps
+//! that change the remote
 //! screen, failures, busy answers, stop, live status, the run log, and
 //! `/api/input` reaching the remote screen.
 
@@ -639,28 +640,31 @@ fn view_only_refuses_input_and_execution() {
 }
 
 #[test]
-fn input_moves_and_clicks_land_on_xtigervnc_pixels() {
-    let x = Server::start(Kind::Tiger, 640, 480, Auth::None);
-    let v = Vncmon::watch(&x, "zrle");
-    v.wait_connected();
-    let a = &v.addr;
-    for (px, py) in [(123, 77), (639, 479), (0, 0)] {
-        input(a, json!({"action": "move", "x": px, "y": py}));
+fn input_moves_and_drags_land_on_real_server_pixels() {
+    for kind in Kind::ALL {
+        let x = Server::start(kind, 640, 480, Auth::None);
+        let v = Vncmon::watch(&x, "zrle");
+        v.wait_connected();
+        let a = &v.addr;
+        for (px, py) in [(123, 77), (639, 479), (0, 0)] {
+            input(a, json!({"action": "move", "x": px, "y": py}));
+            assert!(
+                common::wait_until(WAIT, || x.pointer() == (px, py)),
+                "{kind:?}: pointer at {:?}, not ({px}, {py})",
+                x.pointer()
+            );
+        }
+        input(
+            a,
+            json!({"action": "drag", "from": [10, 20], "to": [300, 200]}),
+        );
         assert!(
-            common::wait_until(WAIT, || x.pointer() == (px, py)),
-            "pointer at {:?}, not ({px}, {py})",
+            common::wait_until(WAIT, || x.pointer() == (300, 200)),
+            "{kind:?}: {:?}",
             x.pointer()
         );
+        let r = post(a, "/api/input", r#"{"action": "move", "x": 640, "y": 10}"#);
+        assert_eq!(r.status, 400, "off the 640x480 screen: {}", r.text());
+        assert!(r.text().contains("off the 640x480 screen"), "{}", r.text());
     }
-    input(
-        a,
-        json!({"action": "drag", "from": [10, 20], "to": [300, 200]}),
-    );
-    assert!(
-        common::wait_until(WAIT, || x.pointer() == (300, 200)),
-        "{:?}",
-        x.pointer()
-    );
-    let r = post(a, "/api/input", r#"{"action": "move", "x": 640, "y": 10}"#);
-    assert_eq!(r.status, 400, "off the 640x480 screen: {}", r.text());
 }
