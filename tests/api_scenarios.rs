@@ -1,9 +1,8 @@
 //! The scenario and input API of the real binary against the demo desktop
 //! (and real Xtigervnc and Xvfb + x11vnc where the pointer position
 //! matters): listing and loading files, traversal refused, running steps
-//! that change the remote
-//! screen, failures, busy answers, stop, live status, the run log, and
-//! `/api/input` reaching the remote screen.
+//! that change the remote screen, failures, busy answers, stop, live status,
+//! the run log, and `/api/input` reaching the remote screen.
 
 mod common;
 
