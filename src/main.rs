@@ -28,6 +28,11 @@ fn main() -> ExitCode {
             println!("vncmon {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
+        Ok(Command::RunHelp) => {
+            println!("{}", config::run_help());
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::RunScenario(c)) => return vncmon::run_cmd::main(&c),
         Ok(Command::Run(c)) => *c,
         Err(e) => {
             eprintln!("vncmon: {e}");
@@ -84,11 +89,13 @@ fn main() -> ExitCode {
         max_connections: cfg.max_connections,
         ..Limits::default()
     };
-    let app = Arc::new(App {
-        hub,
-        control,
-        config: Arc::new(cfg),
-    });
+    let app = match App::new(hub, control, Arc::new(cfg)) {
+        Ok(a) => Arc::new(a),
+        Err(e) => {
+            eprintln!("vncmon: cannot start the scenario runner: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     println!("vncmon: serving http://{url_addr}/");
     http::serve(listener, limits, app, Arc::new(AtomicBool::new(false)));
     ExitCode::SUCCESS

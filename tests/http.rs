@@ -491,11 +491,14 @@ impl Handler for Panicky {
 
 #[test]
 fn a_panic_in_a_handler_is_a_500_and_harms_nothing_else() {
-    let app = Arc::new(App {
-        hub: Arc::new(Hub::new()),
-        control: vncmon::capture::Control::new(),
-        config: Arc::new(config()),
-    });
+    let app = Arc::new(
+        App::new(
+            Arc::new(Hub::new()),
+            vncmon::capture::Control::new(),
+            Arc::new(config()),
+        )
+        .unwrap(),
+    );
     let s = TestServer::start_with(test_limits(), app, Arc::new(Panicky));
     let mut other = s.client();
     other.request("GET", "/a", "");
