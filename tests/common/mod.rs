@@ -18,6 +18,7 @@ pub mod xwd;
 
 use std::time::{Duration, Instant};
 
+pub use alloc::{TempDir, TempFile};
 pub use http::{HttpResponse, MjpegStream, get, post};
 pub use image::{Rect, Rgb, RgbImage, decode_jpeg, psnr};
 pub use vncmon::Vncmon;
