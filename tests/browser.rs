@@ -9,10 +9,9 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use common::alloc::TempFile;
+use common::alloc::{TempDir, TempFile};
 use common::browser::Browser;
 use common::proc::Proc;
 use common::{Auth, Kind, RgbImage, Server, Vncmon, get, wait_for};
@@ -310,45 +309,22 @@ const PAGE_SCENARIOS: &str = r#"{"scenarios": {
 const BAD_SCENARIOS: &str =
     "{\"scenarios\": {\n  \"x\": [\n    {\"action\": \"click\" \"x\": 1}\n  ]\n}}\n";
 
-/// A scenarios directory holding `page.json` and `bad.json`, removed when dropped.
-struct ScenarioDir(PathBuf);
-
-impl ScenarioDir {
-    fn new() -> ScenarioDir {
-        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("vncmon-page-scenarios-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir)
-            .and_then(|()| std::fs::write(dir.join("page.json"), PAGE_SCENARIOS))
-            .and_then(|()| std::fs::write(dir.join("bad.json"), BAD_SCENARIOS))
-            .unwrap_or_else(|e| panic!("cannot write {}: {e}", dir.display()));
-        ScenarioDir(dir)
-    }
-
-    fn path(&self) -> String {
-        self.0.display().to_string()
-    }
-}
-
-impl Drop for ScenarioDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// `vncmon --demo --scenarios DIR` plus `extra`, and a browser on its page.
-fn open_demo_with_scenarios(extra: &[&str], size: (u32, u32)) -> (ScenarioDir, Vncmon, Browser) {
-    let dir = ScenarioDir::new();
-    let path = dir.path();
-    let mut args = vec!["--demo", "--scenarios", &path];
-    args.extend_from_slice(extra);
-    let v = Vncmon::start(&args, None);
+/// `vncmon --demo` plus `extra`, its scenarios directory holding
+/// `page.json` and `bad.json`, and a browser on its page. The directories
+/// (scenarios, output) go when the first value is dropped.
+fn open_demo_with_scenarios(
+    extra: &[&str],
+    (width, height): (u32, u32),
+) -> ((TempDir, TempDir), Vncmon, Browser) {
+    let scenarios = TempDir::new("page-scenarios");
+    scenarios.write("page.json", PAGE_SCENARIOS);
+    scenarios.write("bad.json", BAD_SCENARIOS);
+    let output = TempDir::new("page-output");
+    let v = Vncmon::demo_with(scenarios.path(), output.path(), extra);
     v.wait_connected();
-    let b = Browser::start(size.0, size.1);
+    let b = Browser::start(width, height);
     b.navigate(&format!("http://{}/", v.addr));
-    (dir, v, b)
+    ((scenarios, output), v, b)
 }
 
 /// What the steps card shows.
@@ -359,6 +335,7 @@ return {
   labels: items.map((li) => li.querySelector('.label').textContent),
   passed: items.map((li) => li.classList.contains('passed')),
   failed: items.map((li) => li.classList.contains('failed')),
+  stopped: items.map((li) => li.classList.contains('stopped')),
   current: items.findIndex((li) => li.classList.contains('current')),
   failure: document.getElementById('run-error').hidden ? '' : document.getElementById('run-error').textContent,
   runAll: !document.getElementById('run-all').disabled,
@@ -622,6 +599,9 @@ fn stop_ends_a_run_in_a_long_wait() {
         "!s.stop && s.runAll && s.current < 0",
     );
     assert_eq!(s["passed"], json!([true, false, false]), "{s}");
+    assert_eq!(s["stopped"], json!([false, true, false]), "{s}");
+    assert_eq!(s["failed"], json!([false, false, false]), "{s}");
+    screenshot(&b, "desktop-stopped");
     assert_no_console_errors(&b);
 }
 
@@ -754,6 +734,7 @@ fn keys_typed_with_the_picture_focused_reach_the_demo() {
         &[],
     );
     assert!(hint.as_str().unwrap_or("").contains("Keys go"), "{hint}");
+    screenshot(&b, "desktop-focused");
     wait_inputs(&b, "the focusing click", |e| e.len() >= 2);
 
     let before = snap(&v);
