@@ -12,7 +12,7 @@ mod common;
 use std::time::Duration;
 
 use common::alloc::{TempDir, TempFile};
-use common::browser::Browser;
+use common::browser::{Browser, Element};
 use common::proc::Proc;
 use common::{Auth, Kind, RgbImage, Server, Vncmon, get, wait_for};
 use serde_json::{Value, json};
@@ -296,6 +296,7 @@ const PAGE_SCENARIOS: &str = r#"{"scenarios": {
   "slow": [
     {"action": "wait", "seconds": 1},
     {"action": "wait", "seconds": 1},
+    {"action": "wait", "seconds": 1},
     {"action": "wait", "seconds": 1}
   ],
   "long": [
@@ -386,6 +387,12 @@ if (!window.__inputs) {
 }
 return true;
 "#;
+
+/// Installs the input spy; returns the picture and where it shows the screen.
+fn spy_on_input(b: &Browser) -> (Element, Picture) {
+    b.execute(INSTALL_INPUT_SPY, &[]);
+    (b.find("#screen"), Picture::read(b))
+}
 
 /// The input events sent since the spy was installed (and forgets them).
 fn take_inputs(b: &Browser) -> Vec<Value> {
@@ -638,24 +645,32 @@ fn log_panel_copy_save_and_clear() {
         &[],
     );
     assert!(said.as_str().unwrap_or("").starts_with("Copied "), "{said}");
-    let copied = b.execute("return logs.text", &[]);
+    b.call(
+        "POST",
+        "/permissions",
+        Some(&json!({"descriptor": {"name": "clipboard-read"}, "state": "granted"})),
+    );
+    let copied = b.execute_async(
+        "navigator.clipboard.readText().then(arguments[0], (e) => arguments[0]('failed: ' + e))",
+        &[],
+    );
     let first = text.lines().next().unwrap_or("");
     assert!(
-        copied.as_str().unwrap_or("").starts_with(first),
-        "copied {copied} but the download starts {first:?}"
+        copied.as_str().unwrap_or("").starts_with(first) && !first.is_empty(),
+        "the clipboard holds {copied} but the download starts {first:?}"
     );
 
     b.click(&b.find("#log-clear"));
-    let logs = get(&v.addr, "/api/logs").json();
-    assert!(
-        logs.as_array().is_some_and(|l| l.len() <= 1),
-        "the log was not cleared: {logs}"
-    );
     b.wait_js(
         WAIT,
         "the panel emptied",
         "return document.querySelectorAll('#log > div').length <= 1 && document.getElementById('log-message').textContent === 'Cleared'",
         &[],
+    );
+    let logs = get(&v.addr, "/api/logs").json();
+    assert!(
+        logs.as_array().is_some_and(|l| l.len() <= 1),
+        "the log was not cleared: {logs}"
     );
     assert_no_console_errors(&b);
 }
@@ -663,15 +678,13 @@ fn log_panel_copy_save_and_clear() {
 #[test]
 fn clicks_drags_and_the_wheel_on_a_letterboxed_picture_reach_the_demo() {
     let (_dir, v, b) = open_demo_with_scenarios(&[], (1280, 900));
-    b.execute(INSTALL_INPUT_SPY, &[]);
-    let img = b.find("#screen");
     // A box taller than the picture's shape: bars above and below it.
     b.execute(
         "document.getElementById('screen').style.height = '640px';
          document.getElementById('screen').style.maxHeight = 'none';",
         &[],
     );
-    let pic = Picture::read(&b);
+    let (img, pic) = spy_on_input(&b);
     assert!(pic.bar_y >= 20.0, "no letterbox bars: {pic:?}");
 
     // A click on the bar above the picture sends nothing...
@@ -721,9 +734,7 @@ fn clicks_drags_and_the_wheel_on_a_letterboxed_picture_reach_the_demo() {
 #[test]
 fn keys_typed_with_the_picture_focused_reach_the_demo() {
     let (_dir, v, b) = open_demo_with_scenarios(&[], (1280, 900));
-    b.execute(INSTALL_INPUT_SPY, &[]);
-    let img = b.find("#screen");
-    let pic = Picture::read(&b);
+    let (img, pic) = spy_on_input(&b);
     // A click on the text box (not a button) gives the picture the focus.
     let (x, y) = pic.at(centre(TEXT_BOX));
     b.click_at(&img, x, y, 0);
@@ -779,9 +790,7 @@ fn keys_typed_with_the_picture_focused_reach_the_demo() {
 #[test]
 fn view_only_switch_blocks_input_and_is_remembered() {
     let (_dir, v, b) = open_demo_with_scenarios(&[], (1280, 900));
-    b.execute(INSTALL_INPUT_SPY, &[]);
-    let img = b.find("#screen");
-    let pic = Picture::read(&b);
+    let (img, pic) = spy_on_input(&b);
     let start = snap(&v);
     b.click(&b.find("#view-only"));
     let stored = b.execute("return localStorage.getItem('vncmon.viewOnly')", &[]);
@@ -799,9 +808,7 @@ fn view_only_switch_blocks_input_and_is_remembered() {
         &[],
     );
     assert_eq!(on, true);
-    b.execute(INSTALL_INPUT_SPY, &[]);
-    let img = b.find("#screen");
-    let pic = Picture::read(&b);
+    let (img, pic) = spy_on_input(&b);
     b.click_at(&img, x, y, 0);
     // Off again: now a click on Charlie is the first thing sent.
     b.click(&b.find("#view-only"));
@@ -845,7 +852,7 @@ fn phone_layout_with_steps_fits_and_a_tap_maps_right() {
     let (_dir, v, b) = open_demo_with_scenarios(&[], (500, 844));
     b.emulate_viewport(390, 844, true);
     load_in_picker(&b, "page.json", "toggle");
-    b.execute(INSTALL_INPUT_SPY, &[]);
+    let (img, pic) = spy_on_input(&b);
     let layout = b.execute(
         r#"const w = document.documentElement.scrollWidth;
            const r = (id) => document.getElementById(id).getBoundingClientRect();
@@ -862,8 +869,6 @@ fn phone_layout_with_steps_fits_and_a_tap_maps_right() {
         "not picture, steps, log from the top: {layout}"
     );
 
-    let img = b.find("#screen");
-    let pic = Picture::read(&b);
     assert!(pic.width <= 390.0 && pic.scale < 0.5, "{pic:?}");
     let before = snap(&v);
     let (x, y) = pic.at(centre(BRAVO));

@@ -175,6 +175,14 @@ impl Browser {
             .unwrap_or_else(|e| panic!("script failed: {e}\nscript: {script}"))
     }
 
+    /// Runs `script` that calls its last argument (`arguments[N]`) with the
+    /// result, e.g. when a promise settles.
+    pub fn execute_async(&self, script: &str, args: &[Value]) -> Value {
+        let body = json!({ "script": script, "args": args });
+        self.try_call("POST", "/execute/async", Some(&body))
+            .unwrap_or_else(|e| panic!("async script failed: {e}\nscript: {script}"))
+    }
+
     /// Polls `script` until it returns something other than null, false,
     /// 0 or ""; panics with `what` and the last result after `timeout`.
     pub fn wait_js(&self, timeout: Duration, what: &str, script: &str, args: &[Value]) -> Value {
