@@ -299,6 +299,11 @@ const PAGE_SCENARIOS: &str = r#"{"scenarios": {
     {"action": "wait", "seconds": 1},
     {"action": "wait", "seconds": 1}
   ],
+  "fails": [
+    {"action": "connect"},
+    {"action": "wait_for_change", "region": [0, 0, 400, 56], "timeout": 1},
+    {"action": "click", "x": 302, "y": 340}
+  ],
   "long": [
     {"action": "connect"},
     {"action": "wait", "seconds": 600},
@@ -588,6 +593,42 @@ fn run_all_highlights_the_steps_in_turn_and_marks_them_passed() {
 }
 
 #[test]
+fn a_failing_step_is_marked_and_its_error_shown() {
+    let (_dir, _v, b) = open_demo_with_scenarios(&[], (1280, 900));
+    // Step 2 waits for a change in the demo's static title: it times out.
+    load_in_picker(&b, "page.json", "fails");
+    b.click(&b.find("#run-all"));
+    let s = wait_steps(&b, "step 2 failed", "s.failed[1] && s.runAll");
+    assert_eq!(s["passed"], json!([true, false, false]), "{s}");
+    assert_eq!(s["failed"], json!([false, true, false]), "{s}");
+    let failure = s["failure"].as_str().unwrap_or("");
+    assert!(failure.starts_with("step 2 (wait_for_change"), "{s}");
+    let why = b.execute(
+        "return document.querySelector('#steps > li:nth-child(2) .why').textContent",
+        &[],
+    );
+    assert_eq!(why, failure, "the step does not show its error");
+    // The log panel shows the error line, marked as one.
+    b.wait_js(
+        WAIT,
+        "the error in the log panel",
+        "return [...document.querySelectorAll('#log > div.error')].some((d) => d.textContent.includes(arguments[0]))",
+        &[json!(failure)],
+    );
+    screenshot(&b, "desktop-failed");
+
+    // Execute on the failing step alone: it runs (1 s), then is marked failed again.
+    b.click(&b.find("#steps > li:nth-child(2) button"));
+    wait_steps(
+        &b,
+        "step 2 executing alone",
+        "s.current === 1 && s.stop && !s.failed[1]",
+    );
+    let s = wait_steps(&b, "step 2 failed alone", "s.failed[1] && s.runAll");
+    assert_eq!(s["failure"], failure, "{s}");
+}
+
+#[test]
 fn stop_ends_a_run_in_a_long_wait() {
     let (_dir, v, b) = open_demo_with_scenarios(&[], (1280, 900));
     load_in_picker(&b, "page.json", "long");
@@ -609,7 +650,24 @@ fn stop_ends_a_run_in_a_long_wait() {
     assert_eq!(s["stopped"], json!([false, true, false]), "{s}");
     assert_eq!(s["failed"], json!([false, false, false]), "{s}");
     screenshot(&b, "desktop-stopped");
-    assert_no_console_errors(&b);
+
+    // Stop also ends a single step that Execute started.
+    b.click(&b.find("#steps > li:nth-child(2) button"));
+    wait_steps(
+        &b,
+        "step 2 executing",
+        "s.current === 1 && s.stop && !s.stopped[1]",
+    );
+    b.click(&b.find("#stop"));
+    let s = wait_steps(&b, "step 2 stopped", "s.stopped[1] && s.runAll && !s.stop");
+    assert_eq!(s["failed"], json!([false, false, false]), "{s}");
+    // The stopped step answered 422, which the browser logs; nothing else.
+    let errors: Vec<String> = b
+        .console_errors()
+        .into_iter()
+        .filter(|e| !e.contains("/api/execute_step/1 ") || !e.contains("status of 422"))
+        .collect();
+    assert!(errors.is_empty(), "the page logged errors: {errors:#?}");
 }
 
 #[test]
@@ -928,20 +986,26 @@ fn clicks_and_keys_on_the_picture_reach_xtigervnc() {
     );
     screenshot(&b, "xtigervnc-letterboxed");
 
-    for target in [(300, 200), (1010, 15), (7, 760)] {
-        let (x, y) = pic.at(target);
-        b.click_at(&img, x, y, 0);
+    // The X pointer reaches `target` (±1: a CSS pixel is 1.3 remote ones here).
+    let wait_pointer = |what: &str, target: (i64, i64)| {
         let mut last = (0, 0);
         let arrived = wait_for(WAIT, || {
             last = server.pointer();
-            ((last.0 - target.0 as i64).abs() <= 1 && (last.1 - target.1 as i64).abs() <= 1)
-                .then_some(())
+            ((last.0 - target.0).abs() <= 1 && (last.1 - target.1).abs() <= 1).then_some(())
         });
         assert!(
             arrived.is_some(),
-            "clicked at {target:?}, the X pointer is at {last:?}"
+            "{what} {target:?}, the X pointer is at {last:?}"
         );
+    };
+    for target in [(300, 200), (1010, 15), (7, 760)] {
+        let (x, y) = pic.at(target);
+        b.click_at(&img, x, y, 0);
+        wait_pointer("clicked at", (target.0 as i64, target.1 as i64));
     }
+    // A drag ends where the button is let go.
+    b.drag_at(&img, pic.at((100, 100)), pic.at((420, 330)), 4);
+    wait_pointer("dragged to", (420, 330));
 
     // The X focus follows the pointer: click into the xterm, then type.
     let (x, y) = pic.at((800, 600));
