@@ -149,7 +149,7 @@ const FLAGS: &[Flag] = &[
         long: "--log-level",
         env: "VNCMON_LOG_LEVEL",
         value: "LEVEL",
-        help: "error, warn, info, debug or trace (RUST_LOG is read too) [default: info]",
+        help: "error, warn, info, debug or trace (RUST_LOG is read too) [default: info; warn for run]",
         scope: Scope::Both,
     },
 ];
@@ -334,13 +334,14 @@ fn password(
 fn log_level(
     sc: &Scanned,
     env: &dyn Fn(&str) -> Option<String>,
+    default: log::LevelFilter,
 ) -> Result<log::LevelFilter, String> {
     let text = sc
         .get("--log-level", env)
         .or_else(|| env("RUST_LOG").filter(|v| !v.is_empty()));
     match text {
         Some(t) => parse_level(&t),
-        None => Ok(log::LevelFilter::Info),
+        None => Ok(default),
     }
 }
 
@@ -379,7 +380,7 @@ pub fn parse(
     let max_fps = number(get("--max-fps"), "--max-fps", 30, 1, 120)? as u32;
     let max_connections =
         number(get("--max-connections"), "--max-connections", 64, 1, 10_000)? as usize;
-    let log_level = log_level(&sc, env)?;
+    let log_level = log_level(&sc, env, log::LevelFilter::Info)?;
     let encodings =
         parse_encodings(&get("--encodings").unwrap_or_else(|| DEFAULT_ENCODINGS.into()))?;
     Ok(Command::Run(Box::new(Config {
@@ -432,7 +433,7 @@ fn parse_run(
             &get("--encodings").unwrap_or_else(|| DEFAULT_ENCODINGS.into()),
         )?,
         connect_timeout: std::time::Duration::from_secs(secs),
-        log_level: log_level(&sc, env)?,
+        log_level: log_level(&sc, env, log::LevelFilter::Warn)?,
     })))
 }
 
@@ -715,6 +716,7 @@ mod tests {
         assert!(c.demo && c.vnc.is_none());
         assert_eq!(c.connect_timeout, std::time::Duration::from_secs(10));
         assert_eq!(c.output, DEFAULT_OUTPUT);
+        assert_eq!(c.log_level, log::LevelFilter::Warn);
         let c = run_cfg(
             &[
                 "run",

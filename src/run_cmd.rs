@@ -15,8 +15,7 @@ use crate::demo::Demo;
 use crate::hub::{ErrorKind, Hub};
 use crate::rfb::ConnectOptions;
 use crate::runlog::RunLog;
-#[allow(unused_imports)]
-use crate::runner::{CheckScreen as _, perform};
+use crate::runner::perform;
 use crate::scenario::{Cancel, Ctx, Flow, Scenario, StepErrorKind, load_path};
 
 pub const EXIT_USAGE: u8 = 2;

@@ -278,18 +278,6 @@ fn check_screen(shared: &Shared, sc: &Scenario, i: usize) -> Result<(), StepFail
     })
 }
 
-/// Stand-in until the loader provides `Scenario::check_screen` (an inherent
-/// method wins over this trait's once it exists).
-pub(crate) trait CheckScreen {
-    fn check_screen(&self, w: u16, h: u16) -> Result<(), crate::scenario::LoadError>;
-}
-
-impl CheckScreen for Scenario {
-    fn check_screen(&self, _w: u16, _h: u16) -> Result<(), crate::scenario::LoadError> {
-        Ok(())
-    }
-}
-
 fn one_step(shared: &Shared, sc: &Scenario, i: usize) -> Result<Outcome, StepFailure> {
     shared.lock().current_step = i;
     perform(sc, i, &shared.ctx, &shared.log)
@@ -370,5 +358,83 @@ pub fn perform(sc: &Scenario, i: usize, ctx: &Ctx, log: &RunLog) -> Result<Outco
             }
             Err(f)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::scenario::{Action, Step};
+
+    fn wait_step(secs: u64) -> Step {
+        Step {
+            action: Action::Wait {
+                duration: Duration::from_secs(secs),
+            },
+            json: serde_json::json!({"action": "wait", "seconds": secs}),
+        }
+    }
+
+    fn runner() -> Runner {
+        let dir = std::env::temp_dir().join("vncmon-runner-test");
+        Runner::spawn(
+            Arc::new(Hub::new()),
+            Control::new(),
+            dir,
+            Arc::new(RunLog::quiet()),
+        )
+        .expect("runner thread")
+    }
+
+    fn scenario(steps: Vec<Step>) -> Scenario {
+        Scenario {
+            file: "t.json".into(),
+            name: "t".into(),
+            connection: None,
+            steps,
+        }
+    }
+
+    fn wait_until(cond: impl Fn() -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if cond() {
+                return true;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
+    #[test]
+    fn refusals_busy_and_stop() {
+        let r = runner();
+        assert_eq!(r.execute_all().unwrap_err(), Refusal::NoScenario);
+        assert!(!r.stop(), "nothing is running");
+        r.set_scenario(scenario(vec![wait_step(0), wait_step(600)]))
+            .unwrap();
+        assert!(matches!(r.execute_step(2), Err(Refusal::BadIndex(_))));
+        match r.execute_step(0) {
+            Ok(StepAnswer::Passed { .. }) => {}
+            other => panic!("{other:?}"),
+        }
+        r.execute_all().unwrap();
+        assert!(wait_until(|| r.state().current_step == 1));
+        assert_eq!(r.execute_all().unwrap_err(), Refusal::Busy);
+        assert!(matches!(r.execute_step(0), Err(Refusal::Busy)));
+        assert_eq!(r.set_scenario(scenario(vec![])).unwrap_err(), Refusal::Busy);
+        assert!(r.stop());
+        assert!(
+            wait_until(|| !r.state().is_executing),
+            "the run never ended"
+        );
+        let last = r.state().last_result.unwrap();
+        assert_eq!(
+            (last.success, last.step_index, last.kind),
+            (false, 1, Some(StepErrorKind::Stopped))
+        );
+        assert!(last.error.unwrap().starts_with("step 2 (wait 600 s): "));
     }
 }

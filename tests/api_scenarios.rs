@@ -1,8 +1,8 @@
 //! The scenario and input API of the real binary against the demo desktop
-//! (and a real Xtigervnc where the pointer position matters): listing and
-//! loading files, traversal refused, running steps that change the remote
-//! screen, failures, busy answers, stop, live status, the run log, and
-//! `/api/input` reaching the remote screen.
+//! (and real Xtigervnc and Xvfb + x11vnc where the pointer position
+//! matters): listing and loading files, traversal refused, running steps
+//! that change the remote screen, failures, busy answers, stop, live status,
+//! the run log, and `/api/input` reaching the remote screen.
 
 mod common;
 
@@ -62,14 +62,6 @@ const SCENARIOS: &str = r#"{
   }
 }"#;
 
-/// A solid red 180×64 JPEG, which no demo button ever shows.
-fn write_red_jpeg(path: &std::path::Path) {
-    let data = [255u8, 0, 0].repeat(180 * 64);
-    jpeg_encoder::Encoder::new_file(path, 90)
-        .and_then(|e| e.encode(&data, 180, 64, jpeg_encoder::ColorType::Rgb))
-        .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
-}
-
 /// A scenarios directory with `demo.json`, `my tour.json` and a broken file,
 /// an output directory, and vncmon on the demo desktop using them.
 struct Setup {
@@ -93,7 +85,7 @@ impl Setup {
             "{\"scenarios\": {\n  \"x\": [\n    {\"action\": \"wait\" \"seconds\": 1}\n  ]\n}}\n",
         )
         .unwrap();
-        write_red_jpeg(&scenarios.join("red.jpg"));
+        common::image::write_red_jpeg(&scenarios.join("red.jpg"));
         let v = Vncmon::demo_with(&scenarios, &dir.path().join("output"), extra);
         v.wait_connected();
         Setup { dir, v }
@@ -647,28 +639,31 @@ fn view_only_refuses_input_and_execution() {
 }
 
 #[test]
-fn input_moves_and_clicks_land_on_xtigervnc_pixels() {
-    let x = Server::start(Kind::Tiger, 640, 480, Auth::None);
-    let v = Vncmon::watch(&x, "zrle");
-    v.wait_connected();
-    let a = &v.addr;
-    for (px, py) in [(123, 77), (639, 479), (0, 0)] {
-        input(a, json!({"action": "move", "x": px, "y": py}));
+fn input_moves_and_drags_land_on_real_server_pixels() {
+    for kind in Kind::ALL {
+        let x = Server::start(kind, 640, 480, Auth::None);
+        let v = Vncmon::watch(&x, "zrle");
+        v.wait_connected();
+        let a = &v.addr;
+        for (px, py) in [(123, 77), (639, 479), (0, 0)] {
+            input(a, json!({"action": "move", "x": px, "y": py}));
+            assert!(
+                common::wait_until(WAIT, || x.pointer() == (px, py)),
+                "{kind:?}: pointer at {:?}, not ({px}, {py})",
+                x.pointer()
+            );
+        }
+        input(
+            a,
+            json!({"action": "drag", "from": [10, 20], "to": [300, 200]}),
+        );
         assert!(
-            common::wait_until(WAIT, || x.pointer() == (px, py)),
-            "pointer at {:?}, not ({px}, {py})",
+            common::wait_until(WAIT, || x.pointer() == (300, 200)),
+            "{kind:?}: {:?}",
             x.pointer()
         );
+        let r = post(a, "/api/input", r#"{"action": "move", "x": 640, "y": 10}"#);
+        assert_eq!(r.status, 400, "off the 640x480 screen: {}", r.text());
+        assert!(r.text().contains("off the 640x480 screen"), "{}", r.text());
     }
-    input(
-        a,
-        json!({"action": "drag", "from": [10, 20], "to": [300, 200]}),
-    );
-    assert!(
-        common::wait_until(WAIT, || x.pointer() == (300, 200)),
-        "{:?}",
-        x.pointer()
-    );
-    let r = post(a, "/api/input", r#"{"action": "move", "x": 640, "y": 10}"#);
-    assert_eq!(r.status, 400, "off the 640x480 screen: {}", r.text());
 }

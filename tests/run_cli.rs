@@ -41,14 +41,6 @@ fn expect_code(want: i32, got: &(i32, String, String)) {
     );
 }
 
-/// A solid red 180×64 JPEG, which no demo button ever shows.
-fn write_red_jpeg(path: &Path) {
-    let data = [255u8, 0, 0].repeat(180 * 64);
-    jpeg_encoder::Encoder::new_file(path, 90)
-        .and_then(|e| e.encode(&data, 180, 64, jpeg_encoder::ColorType::Rgb))
-        .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
-}
-
 const FILE: &str = r#"{
   "scenarios": {
     "tour": [
@@ -77,7 +69,7 @@ const FILE: &str = r#"{
 fn setup() -> TempDir {
     let dir = TempDir::new("run");
     dir.write("s.json", FILE);
-    write_red_jpeg(&dir.path().join("red.jpg"));
+    common::image::write_red_jpeg(&dir.path().join("red.jpg"));
     dir
 }
 
@@ -243,4 +235,20 @@ fn run_help_documents_the_exit_codes() {
     ] {
         assert!(r.1.contains(w), "no {w:?} in:\n{}", r.1);
     }
+}
+
+#[test]
+fn the_shipped_demo_scenarios_pass_through_vncmon_run() {
+    let dir = TempDir::new("run");
+    let out = dir.join("out");
+    for name in ["tour", "buttons"] {
+        let r = vncmon_run(
+            &["scenarios/demo.json", name, "--demo", "--output", &out],
+            None,
+        );
+        expect_code(0, &r);
+        assert!(r.1.contains(&format!("passed: {name}")), "{}", r.1);
+    }
+    assert!(Path::new(&out).join("demo_tour.jpg").is_file());
+    assert!(Path::new(&out).join("demo_buttons.jpg").is_file());
 }

@@ -333,10 +333,12 @@ fn secs(d: Duration) -> String {
     format!("{} s", d.as_secs_f64())
 }
 
-fn where_(region: Option<Region>) -> String {
-    region
-        .map(|r| format!("in {r}"))
-        .unwrap_or_else(|| "on the screen".into())
+/// `the screen` or `the screen in [x, y, wxh]`.
+fn what(region: Option<Region>) -> String {
+    match region {
+        Some(r) => format!("the screen in {r}"),
+        None => "the screen".into(),
+    }
 }
 
 fn connect(ctx: &Ctx, timeout: Duration) -> Result<Outcome, StepError> {
@@ -391,7 +393,7 @@ fn wait_for_change(
     }
     Err(err(
         StepErrorKind::Timeout,
-        format!("no change {} within {}", where_(region), secs(timeout)),
+        format!("{} did not change within {}", what(region), secs(timeout)),
     ))
 }
 
@@ -438,8 +440,8 @@ fn wait_until_still(
     Err(err(
         StepErrorKind::Timeout,
         format!(
-            "the screen {} did not stay still for {} ms within {}",
-            where_(region),
+            "{} did not stay still for {} ms within {}",
+            what(region),
             still.as_millis(),
             secs(timeout)
         ),
@@ -491,14 +493,14 @@ fn expect(
     let mut frame = some_frame(ctx, deadline)?;
     while let Some(f) = frame {
         let p = picture(&f, region)?;
-        let Some(d) = p.mean_difference(reference) else {
+        let Some(d) = p.block_difference(reference) else {
             return Err(err(
                 StepErrorKind::Failed,
                 format!(
-                    "{image} is {}x{} but the screen {} is {}x{}",
+                    "{image} is {}x{} but {} is {}x{}",
                     reference.width,
                     reference.height,
-                    where_(region),
+                    what(region),
                     p.width,
                     p.height
                 ),
@@ -507,7 +509,7 @@ fn expect(
         if d <= tolerance {
             return noted(format!(
                 "{image} matches {} (difference {d:.1}, tolerance {tolerance})",
-                where_(region)
+                what(region)
             ));
         }
         last = Some((p, d));
@@ -533,9 +535,9 @@ fn expect(
     Err(err(
         StepErrorKind::Failed,
         format!(
-            "the screen {} did not match {image} within {}: difference {d:.1} > tolerance \
+            "{} did not match {image} within {}: difference {d:.1} > tolerance \
              {tolerance}; saved {} and {}",
-            where_(region),
+            what(region),
             secs(timeout),
             actual_path.display(),
             diff_path.display()

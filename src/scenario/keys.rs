@@ -141,6 +141,11 @@ pub fn parse_combo(text: &str) -> Result<Combo, String> {
         }
         keysyms.push(k);
     }
+    if let [mods @ .., last] = keysyms.as_mut_slice()
+        && mods.iter().any(|&m| m == SHIFT || m == 0xffe2)
+    {
+        *last = shifted_us(*last);
+    }
     Ok(Combo { keysyms })
 }
 
@@ -160,6 +165,45 @@ pub fn char_keysym(c: char) -> Option<u32> {
         _ if c.is_control() => None,
         ' '..='~' | '\u{a0}'..='\u{ff}' => Some(cp),
         _ => Some(0x0100_0000 + cp),
+    }
+}
+
+/// The keysym a US keyboard gives for key `k` with Shift held: `a` → `A`,
+/// `1` → `!`, `tab` → ISO_Left_Tab; other keys unchanged. x11vnc sends the
+/// exact keysym asked for, releasing a held Shift for an unshifted one
+/// (Shift + `Tab` arrives as plain Tab), so a combo with Shift sends the
+/// shifted keysym.
+pub fn shifted_us(k: u32) -> u32 {
+    const PAIRS: &[(u8, u8)] = &[
+        (b'1', b'!'),
+        (b'2', b'@'),
+        (b'3', b'#'),
+        (b'4', b'$'),
+        (b'5', b'%'),
+        (b'6', b'^'),
+        (b'7', b'&'),
+        (b'8', b'*'),
+        (b'9', b'('),
+        (b'0', b')'),
+        (b'-', b'_'),
+        (b'=', b'+'),
+        (b'[', b'{'),
+        (b']', b'}'),
+        (b'\\', b'|'),
+        (b';', b':'),
+        (b'\'', b'"'),
+        (b',', b'<'),
+        (b'.', b'>'),
+        (b'/', b'?'),
+        (b'`', b'~'),
+    ];
+    match k {
+        0x61..=0x7a => k - 0x20,
+        TAB => 0xfe20,
+        _ => PAIRS
+            .iter()
+            .find(|(a, _)| u32::from(*a) == k)
+            .map_or(k, |(_, b)| u32::from(*b)),
     }
 }
 
@@ -223,8 +267,11 @@ mod tests {
         assert_eq!(ks("win"), [SUPER]);
         assert_eq!(ks("meta"), [SUPER]);
         assert_eq!(ks("shift"), [SHIFT]);
-        assert_eq!(ks("shift+tab"), [SHIFT, TAB]);
-        assert_eq!(ks(" ctrl + shift + t "), [CONTROL, SHIFT, 0x74]);
+        assert_eq!(ks("shift+tab"), [SHIFT, 0xfe20]);
+        assert_eq!(ks(" ctrl + shift + t "), [CONTROL, SHIFT, 0x54]);
+        assert_eq!(ks("shift+1"), [SHIFT, 0x21]);
+        assert_eq!(ks("shift+F3"), [SHIFT, 0xffc0]);
+        assert_eq!(ks("shift"), [SHIFT]);
     }
 
     #[test]

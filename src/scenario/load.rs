@@ -6,7 +6,6 @@
 //! component (no `/` or `\`, not `..`, not absolute), and once resolved
 //! (symbolic links followed) it must still lie inside the directory.
 
-use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -502,14 +501,14 @@ impl<'a> Params<'a> {
             key,
             v,
             u64::from(MAX_COORD - 1),
-            "a pixel coordinate (an integer 0-8191)",
+            "a pixel coordinate, an integer 0-8191",
         )?;
         Ok(n as u16)
     }
 
     fn coord(&mut self, key: &'static str) -> Result<u16, String> {
         match self.get(key) {
-            None => Err(self.missing(key, "a pixel coordinate (an integer 0-8191)")),
+            None => Err(self.missing(key, "a pixel coordinate, an integer 0-8191")),
             Some(v) => self.coord_value(key, v),
         }
     }
@@ -638,18 +637,13 @@ impl<'a> Params<'a> {
             let takes = if self.known.is_empty() {
                 "no parameters".to_string()
             } else {
-                let set: BTreeSet<&str> = self.known.iter().copied().collect();
-                let in_order: Vec<&str> =
-                    self.known.iter().copied().filter(|k| set.contains(k)).fold(
-                        Vec::new(),
-                        |mut v, k| {
-                            if !v.contains(&k) {
-                                v.push(k);
-                            }
-                            v
-                        },
-                    );
-                in_order.join(", ")
+                let mut names: Vec<&str> = Vec::new();
+                for k in &self.known {
+                    if !names.contains(k) {
+                        names.push(k);
+                    }
+                }
+                names.join(", ")
             };
             return Err(format!(
                 "{}: unknown parameter {k:?} ({} takes {takes})",
@@ -871,7 +865,11 @@ fn parse_step(v: &Value, source: &Source) -> Result<Step, String> {
                 Some(v) => match v.as_f64() {
                     Some(t) if (0.0..=255.0).contains(&t) => t,
                     _ => {
-                        return Err(p.bad("tolerance", "a mean difference per channel, 0-255", v));
+                        return Err(p.bad(
+                            "tolerance",
+                            "a colour difference 0-255 (of 4x4 block means)",
+                            v,
+                        ));
                     }
                 },
             };

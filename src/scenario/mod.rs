@@ -52,10 +52,12 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// `wait_for_change`, `wait_until_still` and `expect` give up after this
 /// long when no `timeout` is given.
 pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(10);
-/// `expect`'s default tolerance: mean absolute difference per channel
-/// (0-255) between the screen region and the reference. JPEG noise on
-/// flat areas and text stays well below it; a changed word does not.
-pub const DEFAULT_TOLERANCE: f64 = 8.0;
+/// `expect`'s default tolerance, in `Picture::block_difference` units: the
+/// largest difference between the mean colours of corresponding 4×4 blocks
+/// of the region and the reference, in any channel (0-255). JPEG noise of a
+/// matching region of text stays below 8 at quality 80 (it is roughly
+/// zero-mean within a block); a changed glyph moves its blocks by 60 and more.
+pub const DEFAULT_TOLERANCE: f64 = 24.0;
 /// Coordinates are below this (RFB screens are at most 8192 wide here).
 pub const MAX_COORD: u32 = 8192;
 
@@ -463,4 +465,87 @@ impl std::error::Error for LoadError {}
 /// Where `screenshot` writes and `expect` saves its diff snapshots.
 pub fn default_output_dir() -> PathBuf {
     PathBuf::from("output")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(action: Action) -> Step {
+        Step {
+            action,
+            json: serde_json::Value::Null,
+        }
+    }
+
+    #[test]
+    fn positions() {
+        let p = |s: &str| Position::parse(s).map(|p| p.point(800, 480));
+        assert_eq!(p("center"), Some((400, 240)));
+        assert_eq!(p("Middle"), Some((400, 240)));
+        assert_eq!(p("top-left"), Some((133, 80)));
+        assert_eq!(p("Top Left"), Some((133, 80)));
+        assert_eq!(p("bottom_right"), Some((666, 400)));
+        assert_eq!(p("top_center"), Some((400, 80)));
+        assert_eq!(p("center-left"), Some((133, 240)));
+        assert_eq!(p("corner"), None);
+        for n in Position::NAMES {
+            assert_eq!(Position::parse(n).map(Position::name), Some(n));
+        }
+    }
+
+    #[test]
+    fn labels() {
+        let long = "x".repeat(50);
+        assert_eq!(
+            step(Action::Type { text: long }).label(),
+            format!("type \"{}\"…", "x".repeat(40))
+        );
+        assert_eq!(
+            step(Action::Type {
+                text: "a\"b\n".into()
+            })
+            .label(),
+            "type \"a\\\"b\\n\""
+        );
+        assert_eq!(
+            step(Action::Wait {
+                duration: Duration::from_millis(1500)
+            })
+            .label(),
+            "wait 1.5 s"
+        );
+        assert_eq!(
+            step(Action::Drag {
+                from: (1, 2),
+                to: (3, 4),
+                button: Button::Right
+            })
+            .label(),
+            "right drag (1, 2) to (3, 4)"
+        );
+        assert_eq!(
+            step(Action::Keysym {
+                keysym: 0x61,
+                down: false
+            })
+            .label(),
+            "keysym 0x61 up"
+        );
+    }
+
+    #[test]
+    fn load_error_display() {
+        let e = LoadError {
+            kind: LoadErrorKind::Invalid,
+            file: "a.json".into(),
+            scenario: Some("s".into()),
+            step: Some(3),
+            message: "wait: missing \"seconds\"".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "a.json: scenario \"s\": step 3: wait: missing \"seconds\""
+        );
+    }
 }

@@ -16,10 +16,13 @@ use super::Region;
 const MAX_SIDE: u32 = 8192;
 /// Largest reference image area accepted (as the screen's cap).
 const MAX_AREA: u64 = 4096 * 4096;
-/// A pixel "changed" when some channel moved by more than this (of 255).
-/// Smaller moves are JPEG noise: a change next to a region re-encodes the
-/// 16×16 blocks it shares with the region.
-pub const CHANGE_THRESHOLD: u8 = 48;
+/// A region "changed" when its `block_difference` from before is above
+/// this. JPEG noise of an unchanged region stays below 8 at quality 80 (a
+/// change next to a region re-encodes the 16×16 blocks it shares with the
+/// region); a changed glyph moves its blocks by 60 and more.
+pub const CHANGE_THRESHOLD: f64 = 24.0;
+/// Side of the blocks `block_difference` compares.
+pub const BLOCK: usize = 4;
 
 /// An RGB picture: an `expect` reference, or a decoded screen region.
 #[derive(Clone, PartialEq, Eq)]
@@ -130,29 +133,43 @@ impl Picture {
         })
     }
 
-    /// Mean absolute difference per channel (0-255); None when sizes differ.
-    pub fn mean_difference(&self, other: &Picture) -> Option<f64> {
+    /// The largest difference between the mean colours of corresponding
+    /// `BLOCK`×`BLOCK` blocks, in any channel (0-255); None when sizes
+    /// differ. Averaging over a block cancels most JPEG noise (it is
+    /// roughly zero-mean), while a changed glyph moves its blocks' means a
+    /// lot.
+    pub fn block_difference(&self, other: &Picture) -> Option<f64> {
         if (self.width, self.height) != (other.width, other.height) || self.rgb.is_empty() {
             return None;
         }
-        let sum: u64 = self
-            .rgb
-            .iter()
-            .zip(&other.rgb)
-            .map(|(a, b)| u64::from(a.abs_diff(*b)))
-            .sum();
-        Some(sum as f64 / self.rgb.len() as f64)
+        let (w, h) = (usize::from(self.width), usize::from(self.height));
+        let mut worst = 0.0f64;
+        for by in (0..h).step_by(BLOCK) {
+            for bx in (0..w).step_by(BLOCK) {
+                let mut sums = [0i64; 3];
+                let mut n = 0i64;
+                for y in by..(by + BLOCK).min(h) {
+                    for x in bx..(bx + BLOCK).min(w) {
+                        let i = (y * w + x) * 3;
+                        for (c, sum) in sums.iter_mut().enumerate() {
+                            *sum += i64::from(self.rgb[i + c]) - i64::from(other.rgb[i + c]);
+                        }
+                        n += 1;
+                    }
+                }
+                for sum in sums {
+                    worst = worst.max(sum.abs() as f64 / n as f64);
+                }
+            }
+        }
+        Some(worst)
     }
 
-    /// Whether some pixel differs by more than `CHANGE_THRESHOLD` in some
-    /// channel (or the sizes differ).
+    /// Whether the pictures differ by more than `CHANGE_THRESHOLD` (by
+    /// `block_difference`), or in size.
     pub fn changed_from(&self, other: &Picture) -> bool {
-        (self.width, self.height) != (other.width, other.height)
-            || self
-                .rgb
-                .iter()
-                .zip(&other.rgb)
-                .any(|(a, b)| a.abs_diff(*b) > CHANGE_THRESHOLD)
+        self.block_difference(other)
+            .is_none_or(|d| d > CHANGE_THRESHOLD)
     }
 
     /// Per-pixel absolute difference, amplified 4× so small differences show.
@@ -250,22 +267,40 @@ mod tests {
         let p = pattern(64, 32);
         let back = Picture::decode(&p.to_jpeg(90).unwrap()).unwrap();
         assert_eq!((back.width, back.height), (64, 32));
-        let d = back.mean_difference(&p).unwrap();
-        assert!(d < 20.0, "{d}");
-        assert!(d > 0.0);
+        let d = back.block_difference(&p).unwrap();
+        assert!(d > 0.0 && d < CHANGE_THRESHOLD, "{d}");
     }
 
     #[test]
     fn comparisons() {
-        let a = pattern(8, 8);
+        let a = Picture {
+            width: 8,
+            height: 8,
+            rgb: vec![100; 8 * 8 * 3],
+        };
         let mut b = a.clone();
-        assert_eq!(a.mean_difference(&b), Some(0.0));
+        assert_eq!(a.block_difference(&b), Some(0.0));
         assert!(!a.changed_from(&b));
-        b.rgb[5] = b.rgb[5].wrapping_add(40);
+        // One pixel 155 brighter in blue: its 4x4 block's mean moves by 9.7.
+        b.rgb[5] = 255;
+        assert_eq!(a.block_difference(&b), Some(155.0 / 16.0));
         assert!(!a.changed_from(&b));
-        b.rgb[5] = b.rgb[5].wrapping_add(40);
+        // Half a block (a 2-pixel stroke) black: the mean moves by 50.
+        for y in 4..8 {
+            for x in 4..6 {
+                let i = (y * 8 + x) * 3;
+                b.rgb[i..i + 3].fill(0);
+            }
+        }
+        assert_eq!(a.block_difference(&b), Some(50.0));
         assert!(a.changed_from(&b));
-        assert!(a.mean_difference(&pattern(8, 7)).is_none());
+        // Noise that averages out within blocks is no change.
+        let mut c = a.clone();
+        for (i, v) in c.rgb.iter_mut().enumerate() {
+            *v = if i % 2 == 0 { 130 } else { 70 };
+        }
+        assert!(!a.changed_from(&c), "{:?}", a.block_difference(&c));
+        assert!(a.block_difference(&pattern(8, 7)).is_none());
         assert!(a.changed_from(&pattern(8, 7)));
         let d = a.diff(&b).unwrap();
         assert_eq!(d.rgb[5], 255);

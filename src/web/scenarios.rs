@@ -275,6 +275,14 @@ pub(super) fn input(app: &App, body: &[u8]) -> Response {
     if app.control.input().is_none() {
         return Response::error(503, "not connected").header("Retry-After", "1");
     }
+    if let Some((w, h)) = screen(app) {
+        for (i, step) in actions.iter().enumerate() {
+            if let Err(e) = step.check_screen(w, h) {
+                let n = i + 1;
+                return Response::error(400, format!("action {n} ({}): {e}", step.label()));
+            }
+        }
+    }
     let ctx = Ctx {
         hub: app.hub.clone(),
         control: app.control.clone(),

@@ -225,3 +225,12 @@ pub fn psnr(a: &RgbImage, b: &RgbImage, exclude: &[Rect]) -> Result<f64, String>
     let mse = sum as f64 / n as f64;
     Ok(10.0 * (255.0 * 255.0 / mse).log10())
 }
+
+/// Writes a solid red 180×64 JPEG (the size of a demo desktop button, a
+/// colour no demo button shows): a reference an `expect` step cannot match.
+pub fn write_red_jpeg(path: &std::path::Path) {
+    let data = [255u8, 0, 0].repeat(180 * 64);
+    jpeg_encoder::Encoder::new_file(path, 90)
+        .and_then(|e| e.encode(&data, 180, 64, jpeg_encoder::ColorType::Rgb))
+        .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+}

@@ -8,6 +8,7 @@
 
 pub mod alloc;
 pub mod browser;
+pub mod engine;
 pub mod fake_rfb;
 pub mod http;
 pub mod image;
