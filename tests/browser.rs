@@ -560,6 +560,20 @@ new MutationObserver(note).observe(list, { subtree: true, attributes: true, attr
 return true;
 "#;
 
+/// What RECORD_HIGHLIGHT saw: at least two steps, each after the one before.
+fn assert_highlight_moved_forward(b: &Browser) {
+    let seen = b.execute("return window.__current", &[]);
+    let seen: Vec<i64> = seen
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_i64).collect())
+        .unwrap_or_default();
+    assert!(seen.len() >= 2, "the highlight was seen on {seen:?} only");
+    assert!(
+        seen.windows(2).all(|w| w[0] < w[1]),
+        "the highlight did not move forward: {seen:?}"
+    );
+}
+
 #[test]
 fn run_all_highlights_the_steps_in_turn_and_marks_them_passed() {
     let (_dir, _v, b) = open_demo_with_scenarios(&[], (1280, 900));
@@ -579,15 +593,34 @@ fn run_all_highlights_the_steps_in_turn_and_marks_them_passed() {
         "s.passed.every(Boolean) && s.current < 0 && !s.stop && s.runAll",
     );
     assert_eq!(done["failure"], "", "{done}");
-    let seen = b.execute("return window.__current", &[]);
-    let seen: Vec<i64> = seen
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_i64).collect())
-        .unwrap_or_default();
-    assert!(seen.len() >= 2, "the highlight was seen on {seen:?} only");
+    assert_highlight_moved_forward(&b);
+    assert_no_console_errors(&b);
+}
+
+#[test]
+fn the_shipped_demo_tour_runs_from_the_page() {
+    let scenarios = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let output = TempDir::new("page-tour-output");
+    let v = Vncmon::demo_with(&scenarios, output.path(), &[]);
+    v.wait_connected();
+    let b = Browser::start(1280, 900);
+    b.navigate(&format!("http://{}/", v.addr));
+    let s = load_in_picker(&b, "demo.json", "tour");
+    let n = s["labels"].as_array().map_or(0, Vec::len);
+    b.execute(RECORD_HIGHLIGHT, &[]);
+    b.click(&b.find("#run-all"));
+    let done = b.wait_js(
+        Duration::from_secs(60),
+        "the tour over",
+        &format!("const s = (() => {{ {READ_STEPS} }})(); return s.runAll && (s.failed.some(Boolean) || s.passed.every(Boolean)) ? s : null;"),
+        &[],
+    );
+    assert_eq!(done["passed"], json!(vec![true; n]), "{done}");
+    assert_eq!(done["failure"], "", "{done}");
+    assert_highlight_moved_forward(&b);
     assert!(
-        seen.windows(2).all(|w| w[0] < w[1]),
-        "the highlight did not move forward: {seen:?}"
+        output.path().join("demo_tour.jpg").is_file(),
+        "no screenshot saved"
     );
     assert_no_console_errors(&b);
 }
