@@ -547,14 +547,28 @@ fn picker_loads_a_scenario_and_execute_changes_the_remote_screen() {
     assert_no_console_errors(&b);
 }
 
-/// Keeps, in `window.__current`, every index the highlight moves to.
+/// Keeps, in `window.__current`, every index the highlight moves to; in
+/// `window.__hidden` those highlighted out of the list's view; in
+/// `window.__pageScrolled` whether the page itself scrolled meanwhile.
 const RECORD_HIGHLIGHT: &str = r#"
 window.__current = [];
+window.__hidden = [];
+window.__pageScrolled = false;
 const list = document.getElementById('steps');
 const note = () => {
   const i = [...list.children].findIndex((li) => li.classList.contains('current'));
   const seen = window.__current;
-  if (i >= 0 && seen[seen.length - 1] !== i) { seen.push(i); }
+  if (i >= 0 && seen[seen.length - 1] !== i) {
+    seen.push(i);
+    const li = list.children[i];
+    if (li.offsetTop < list.scrollTop - 1
+        || li.offsetTop + li.offsetHeight > list.scrollTop + list.clientHeight + 1) {
+      window.__hidden.push(i);
+    }
+  }
+  // From the first highlight on (clicking Run all may scroll the page to it).
+  if (window.__y0 === undefined) { window.__y0 = window.scrollY; }
+  if (window.scrollY !== window.__y0) { window.__pageScrolled = true; }
 };
 new MutationObserver(note).observe(list, { subtree: true, attributes: true, attributeFilter: ['class'] });
 return true;
@@ -603,7 +617,8 @@ fn the_shipped_demo_tour_runs_from_the_page() {
     let output = TempDir::new("page-tour-output");
     let v = Vncmon::demo_with(&scenarios, output.path(), &[]);
     v.wait_connected();
-    let b = Browser::start(1280, 900);
+    // 700 px high: the step list reaches below the window.
+    let b = Browser::start(1280, 700);
     b.navigate(&format!("http://{}/", v.addr));
     let s = load_in_picker(&b, "demo.json", "tour");
     let n = s["labels"].as_array().map_or(0, Vec::len);
@@ -622,6 +637,18 @@ fn the_shipped_demo_tour_runs_from_the_page() {
         output.path().join("demo_tour.jpg").is_file(),
         "no screenshot saved"
     );
+    // The list scrolled to show each step (it is longer than its box); the page did not.
+    let view = b.execute(
+        "const l = document.getElementById('steps');
+         return [window.__hidden, window.__pageScrolled, l.scrollHeight > l.clientHeight];",
+        &[],
+    );
+    assert_eq!(
+        view,
+        json!([[], false, true]),
+        "hidden steps, page scrolled, list scrolls"
+    );
+    screenshot(&b, "desktop-tour");
     assert_no_console_errors(&b);
 }
 
