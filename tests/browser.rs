@@ -906,6 +906,52 @@ fn keys_typed_with_the_picture_focused_reach_the_demo() {
 }
 
 #[test]
+fn browser_keys_map_to_x_keysyms() {
+    let (_v, b) = open_page(1280, 800);
+    let cases = json!([
+        ["a", "KeyA", 0x61],
+        ["A", "KeyA", 0x41],
+        ["~", "Backquote", 0x7e],
+        [" ", "Space", 0x20],
+        ["é", "KeyE", 0xe9],
+        ["ÿ", "KeyY", 0xff],
+        ["€", "KeyE", 0x010020ac],
+        ["😀", "", 0x0101f600],
+        ["Enter", "Enter", 0xff0d],
+        ["Backspace", "Backspace", 0xff08],
+        ["Tab", "Tab", 0xff09],
+        ["Escape", "Escape", 0xff1b],
+        ["ArrowLeft", "ArrowLeft", 0xff51],
+        ["ArrowDown", "ArrowDown", 0xff54],
+        ["Home", "Home", 0xff50],
+        ["End", "End", 0xff57],
+        ["PageUp", "PageUp", 0xff55],
+        ["PageDown", "PageDown", 0xff56],
+        ["Insert", "Insert", 0xff63],
+        ["Delete", "Delete", 0xffff],
+        ["F1", "F1", 0xffbe],
+        ["F12", "F12", 0xffc9],
+        ["Shift", "ShiftLeft", 0xffe1],
+        ["Shift", "ShiftRight", 0xffe2],
+        ["Control", "ControlLeft", 0xffe3],
+        ["Alt", "AltLeft", 0xffe9],
+        ["Meta", "MetaLeft", 0xffeb],
+        ["Dead", "Quote", null],
+        ["Unidentified", "", null],
+        ["F13x", "", null]
+    ]);
+    let got = b.execute(
+        "return arguments[0].map(([key, code]) => keysyms.of({ key, code }));",
+        &[cases.clone()],
+    );
+    let want: Vec<Value> = cases
+        .as_array()
+        .map(|c| c.iter().map(|c| c[2].clone()).collect())
+        .unwrap_or_default();
+    assert_eq!(got, json!(want), "keys: {cases}");
+}
+
+#[test]
 fn view_only_switch_blocks_input_and_is_remembered() {
     let (_dir, v, b) = open_demo_with_scenarios(&[], (1280, 900));
     let (img, pic) = spy_on_input(&b);
