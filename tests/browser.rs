@@ -942,7 +942,7 @@ fn browser_keys_map_to_x_keysyms() {
     ]);
     let got = b.execute(
         "return arguments[0].map(([key, code]) => keysyms.of({ key, code }));",
-        &[cases.clone()],
+        std::slice::from_ref(&cases),
     );
     let want: Vec<Value> = cases
         .as_array()
