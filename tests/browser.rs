@@ -380,6 +380,20 @@ fn load_in_picker(b: &Browser, file: &str, name: &str) -> Value {
     )
 }
 
+/// Presses Execute on step `n` (1-based) and waits until it runs: highlighted,
+/// Stop enabled, its old mark gone.
+fn execute_and_see_it_run(b: &Browser, n: usize) {
+    b.click(&b.find(&format!("#steps > li:nth-child({n}) button")));
+    let i = n - 1;
+    wait_steps(
+        b,
+        &format!("step {n} executing"),
+        &format!(
+            "s.current === {i} && s.stop && !s.passed[{i}] && !s.failed[{i}] && !s.stopped[{i}]"
+        ),
+    );
+}
+
 /// Records every `/api/input` body the page sends from now on.
 const INSTALL_INPUT_SPY: &str = r#"
 if (!window.__inputs) {
@@ -678,12 +692,7 @@ fn a_failing_step_is_marked_and_its_error_shown() {
     screenshot(&b, "desktop-failed");
 
     // Execute on the failing step alone: it runs (1 s), then is marked failed again.
-    b.click(&b.find("#steps > li:nth-child(2) button"));
-    wait_steps(
-        &b,
-        "step 2 executing alone",
-        "s.current === 1 && s.stop && !s.failed[1]",
-    );
+    execute_and_see_it_run(&b, 2);
     let s = wait_steps(&b, "step 2 failed alone", "s.failed[1] && s.runAll");
     assert_eq!(s["failure"], failure, "{s}");
 }
@@ -712,12 +721,7 @@ fn stop_ends_a_run_in_a_long_wait() {
     screenshot(&b, "desktop-stopped");
 
     // Stop also ends a single step that Execute started.
-    b.click(&b.find("#steps > li:nth-child(2) button"));
-    wait_steps(
-        &b,
-        "step 2 executing",
-        "s.current === 1 && s.stop && !s.stopped[1]",
-    );
+    execute_and_see_it_run(&b, 2);
     b.click(&b.find("#stop"));
     let s = wait_steps(&b, "step 2 stopped", "s.stopped[1] && s.runAll && !s.stop");
     assert_eq!(s["failed"], json!([false, false, false]), "{s}");
