@@ -14,7 +14,7 @@ use std::time::Duration;
 use common::alloc::{TempDir, TempFile};
 use common::browser::{Browser, Element};
 use common::proc::Proc;
-use common::{Auth, Kind, RgbImage, Server, Vncmon, get, wait_for};
+use common::{Auth, Kind, RgbImage, Server, Vncmon, get, post, wait_for};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -695,6 +695,32 @@ fn a_failing_step_is_marked_and_its_error_shown() {
     execute_and_see_it_run(&b, 2);
     let s = wait_steps(&b, "step 2 failed alone", "s.failed[1] && s.runAll");
     assert_eq!(s["failure"], failure, "{s}");
+}
+
+#[test]
+fn the_page_follows_loads_and_runs_started_elsewhere() {
+    let (_dir, v, b) = open_demo_with_scenarios(&[], (1280, 900));
+    load_in_picker(&b, "page.json", "toggle");
+    // Another client loads "slow" and runs it through the API.
+    let r = get(&v.addr, "/api/load/page.json/slow");
+    assert_eq!(r.status, 200, "{}", r.text());
+    wait_steps(
+        &b,
+        "the steps of slow",
+        "s.name === 'slow' && s.labels.length === 4",
+    );
+    let picked = b.execute("return document.getElementById('picker').value", &[]);
+    assert_eq!(picked, json!(["page.json", "slow"]).to_string());
+    b.execute(RECORD_HIGHLIGHT, &[]);
+    let r = post(&v.addr, "/api/execute_all", "");
+    assert_eq!(r.status, 200, "{}", r.text());
+    wait_steps(
+        &b,
+        "every step passed",
+        "s.passed.every(Boolean) && s.runAll",
+    );
+    assert_highlight_moved_forward(&b);
+    assert_no_console_errors(&b);
 }
 
 #[test]
