@@ -175,6 +175,14 @@ impl Browser {
             .unwrap_or_else(|e| panic!("script failed: {e}\nscript: {script}"))
     }
 
+    /// Runs `script` that calls its last argument (`arguments[N]`) with the
+    /// result, e.g. when a promise settles.
+    pub fn execute_async(&self, script: &str, args: &[Value]) -> Value {
+        let body = json!({ "script": script, "args": args });
+        self.try_call("POST", "/execute/async", Some(&body))
+            .unwrap_or_else(|e| panic!("async script failed: {e}\nscript: {script}"))
+    }
+
     /// Polls `script` until it returns something other than null, false,
     /// 0 or ""; panics with `what` and the last result after `timeout`.
     pub fn wait_js(&self, timeout: Duration, what: &str, script: &str, args: &[Value]) -> Value {
@@ -240,18 +248,97 @@ impl Browser {
     /// A mouse click with `button` (0 left, 1 middle, 2 right) at (x, y)
     /// CSS pixels from the top-left corner of `el`, which must be in view.
     pub fn click_at(&self, el: &Element, x: f64, y: f64, button: u8) {
+        self.press_at(el, (x, y), button, "mouse");
+    }
+
+    /// A finger tap at (x, y) CSS pixels from the top-left corner of `el`.
+    pub fn tap_at(&self, el: &Element, x: f64, y: f64) {
+        self.press_at(el, (x, y), 0, "touch");
+    }
+
+    fn press_at(&self, el: &Element, (x, y): (f64, f64), button: u8, kind: &str) {
         let r = self.rect(el);
         // Element-relative pointer moves count from the element's centre.
         let dx = (x - r.width / 2.0).round() as i64;
         let dy = (y - r.height / 2.0).round() as i64;
         self.actions(json!([{
-            "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
+            "type": "pointer", "id": kind, "parameters": {"pointerType": kind},
             "actions": [
                 {"type": "pointerMove", "duration": 0, "origin": {ELEMENT: el.id}, "x": dx, "y": dy},
                 {"type": "pointerDown", "button": button},
                 {"type": "pointerUp", "button": button},
             ],
         }]));
+    }
+
+    /// A mouse drag with the left button from (x0, y0) to (x1, y1) CSS
+    /// pixels from the top-left corner of `el`, in `steps` moves.
+    pub fn drag_at(&self, el: &Element, from: (f64, f64), to: (f64, f64), steps: u32) {
+        let r = self.rect(el);
+        let offset = |(x, y): (f64, f64)| {
+            (
+                (x - r.width / 2.0).round() as i64,
+                (y - r.height / 2.0).round() as i64,
+            )
+        };
+        let origin = json!({ ELEMENT: el.id });
+        let (x0, y0) = offset(from);
+        let mut moves = vec![
+            json!({"type": "pointerMove", "duration": 0, "origin": origin, "x": x0, "y": y0}),
+            json!({"type": "pointerDown", "button": 0}),
+        ];
+        for i in 1..=steps.max(1) {
+            let t = f64::from(i) / f64::from(steps.max(1));
+            let p = (from.0 + (to.0 - from.0) * t, from.1 + (to.1 - from.1) * t);
+            let (x, y) = offset(p);
+            moves.push(
+                json!({"type": "pointerMove", "duration": 20, "origin": origin, "x": x, "y": y}),
+            );
+        }
+        moves.push(json!({"type": "pointerUp", "button": 0}));
+        self.actions(json!([{
+            "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
+            "actions": moves,
+        }]));
+    }
+
+    /// A wheel turn of `delta_y` pixels (100 is one notch; > 0 is down) at
+    /// (x, y) CSS pixels from the top-left corner of `el`.
+    pub fn wheel_at(&self, el: &Element, x: f64, y: f64, delta_y: i64) {
+        let r = self.rect(el);
+        let dx = (x - r.width / 2.0).round() as i64;
+        let dy = (y - r.height / 2.0).round() as i64;
+        self.actions(json!([{
+            "type": "wheel", "id": "wheel",
+            "actions": [{"type": "scroll", "duration": 0, "origin": {ELEMENT: el.id},
+                         "x": dx, "y": dy, "deltaX": 0, "deltaY": delta_y}],
+        }]));
+    }
+
+    /// Presses the keys of `keys` in order and releases them in reverse
+    /// (a chord such as Control + `]`: `"\u{E009}]"`).
+    pub fn key_chord(&self, keys: &str) {
+        let downs = keys
+            .chars()
+            .map(|k| json!({"type": "keyDown", "value": k.to_string()}));
+        let ups = keys
+            .chars()
+            .rev()
+            .map(|k| json!({"type": "keyUp", "value": k.to_string()}));
+        let acts: Vec<Value> = downs.chain(ups).collect();
+        self.actions(json!([{ "type": "key", "id": "keyboard", "actions": acts }]));
+    }
+
+    /// Presses and releases each key of `keys` in turn on the focused
+    /// element (WebDriver key values: characters, or e.g. `\u{E007}` Enter).
+    pub fn type_keys(&self, keys: &str) {
+        let mut acts = Vec::new();
+        for k in keys.chars() {
+            let v = k.to_string();
+            acts.push(json!({"type": "keyDown", "value": v}));
+            acts.push(json!({"type": "keyUp", "value": v}));
+        }
+        self.actions(json!([{ "type": "key", "id": "keyboard", "actions": acts }]));
     }
 
     /// Resizes the browser window (Chromium keeps it at least 500 px wide).
