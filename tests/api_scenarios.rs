@@ -315,7 +315,7 @@ fn execute_step_changes_the_screen_and_a_failure_names_the_step() {
     assert_eq!(status["current_step"], 1);
     assert_eq!(
         status["last_result"],
-        json!({"success": true, "step_index": 1, "error": null})
+        json!({"success": true, "step_index": 1, "error": null, "reason": null})
     );
 
     for bad in ["3", "99", "-1", "x", "1.5", ""] {
@@ -398,7 +398,7 @@ fn execute_all_is_live_busy_and_stoppable() {
     let st = s.v.status();
     assert_eq!(
         st["last_result"],
-        json!({"success": true, "step_index": 2, "error": null})
+        json!({"success": true, "step_index": 2, "error": null, "reason": null})
     );
 
     // A long wait: everything else is busy until stopped.
@@ -433,6 +433,7 @@ fn execute_all_is_live_busy_and_stoppable() {
         (json!(false), json!(0)),
         "{st}"
     );
+    assert_eq!(last["reason"], json!("stopped"), "{st}");
     assert!(
         last["error"].as_str().unwrap_or("").contains("stopped"),
         "{st}"
@@ -626,6 +627,7 @@ fn view_only_refuses_input_and_execution() {
     let a = s.addr();
     let v = s.load("toggle");
     assert_eq!(v["success"], true);
+    assert_eq!(s.v.status()["view_only"], true);
     for path in ["/api/input", "/api/execute_step/1", "/api/execute_all"] {
         let r = post(a, path, r#"{"action": "click", "x": 106, "y": 340}"#);
         assert_eq!(r.status, 403, "{path}: {}", r.text());

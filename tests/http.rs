@@ -371,6 +371,7 @@ fn api_status_reports_the_session() {
             "last_error": "earlier: connection reset",
             "server": VNC_ADDR,
             "desktop_name": "pi:1 (kiosk)",
+            "view_only": false,
             "rects": {"zrle": 40, "cursor": 1},
         })
     );

@@ -107,6 +107,18 @@ pub enum StepErrorKind {
     Failed,
 }
 
+impl StepErrorKind {
+    /// The `reason` the API gives: `not_connected`, `timeout`, `stopped`, `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepErrorKind::NotConnected => "not_connected",
+            StepErrorKind::Timeout => "timeout",
+            StepErrorKind::Stopped => "stopped",
+            StepErrorKind::Failed => "failed",
+        }
+    }
+}
+
 impl std::fmt::Display for StepError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)

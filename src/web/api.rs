@@ -63,6 +63,7 @@ pub(super) fn status(app: &App) -> Response {
             "last_error": st.last_error,
             "server": app.config.vnc,
             "desktop_name": st.desktop_name,
+            "view_only": app.config.view_only,
             "rects": st.rects.iter().map(|(name, n)| (name.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
     });
     for (k, val) in super::scenarios::status_fields(app) {

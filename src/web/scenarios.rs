@@ -83,10 +83,14 @@ pub(super) fn status_fields(app: &App) -> [(&'static str, Value); 6] {
         ("is_executing", json!(st.is_executing)),
         (
             "last_result",
-            st.last_result.map_or(
-                Value::Null,
-                |r| json!({"success": r.success, "step_index": r.step_index, "error": r.error}),
-            ),
+            st.last_result.map_or(Value::Null, |r| {
+                json!({
+                    "success": r.success,
+                    "step_index": r.step_index,
+                    "error": r.error,
+                    "reason": r.kind.map(StepErrorKind::as_str),
+                })
+            }),
         ),
     ]
 }
@@ -202,7 +206,12 @@ pub(super) fn execute_step(app: &App, index: &str) -> Response {
         ),
         Ok(StepAnswer::Failed(f)) => Response::json(
             422,
-            &json!({"success": false, "step_index": f.step_index, "error": f.message}),
+            &json!({
+                "success": false,
+                "step_index": f.step_index,
+                "error": f.message,
+                "reason": f.kind.as_str(),
+            }),
         ),
         Err(r) => refusal(&r),
     }
