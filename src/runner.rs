@@ -283,11 +283,16 @@ fn one_step(shared: &Shared, sc: &Scenario, i: usize) -> Result<Outcome, StepFai
     perform(sc, i, &shared.ctx, &shared.log)
 }
 
+/// `3 steps of tour` (`1 step of ...`).
+pub fn run_summary(sc: &Scenario) -> String {
+    let n = sc.steps.len();
+    let steps = if n == 1 { "step" } else { "steps" };
+    format!("{n} {steps} of {}", sc.name)
+}
+
 fn run_all(shared: &Shared, sc: &Scenario) -> RunResult {
     let total = sc.steps.len();
-    shared
-        .log
-        .info(format!("running {total} steps of {}", sc.name));
+    shared.log.info(format!("running {}", run_summary(sc)));
     let fail = |f: StepFailure| RunResult {
         success: false,
         step_index: f.step_index,
@@ -436,5 +441,14 @@ mod tests {
             (false, 1, Some(StepErrorKind::Stopped))
         );
         assert!(last.error.unwrap().starts_with("step 2 (wait 600 s): "));
+    }
+
+    #[test]
+    fn summaries_count_steps() {
+        assert_eq!(run_summary(&scenario(vec![wait_step(1)])), "1 step of t");
+        assert_eq!(
+            run_summary(&scenario(vec![wait_step(1), wait_step(2)])),
+            "2 steps of t"
+        );
     }
 }

@@ -226,7 +226,7 @@ pub(super) fn execute_all(app: &App) -> Response {
             200,
             &json!({
                 "success": true,
-                "message": format!("running {} steps of {}", sc.steps.len(), sc.name),
+                "message": format!("running {}", crate::runner::run_summary(&sc)),
                 "total_steps": sc.steps.len(),
             }),
         ),
