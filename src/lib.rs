@@ -15,4 +15,5 @@ pub mod logger;
 pub mod rfb;
 pub mod scenario;
 pub mod screen;
+pub mod shutdown;
 pub mod web;
