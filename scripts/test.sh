@@ -24,6 +24,7 @@ needs=(
   "/usr/bin/chromedriver:chromium-driver"
   "file:file"
   "unshare:util-linux"
+  "systemd-analyze:systemd"
 )
 
 missing=()

@@ -101,7 +101,7 @@ impl Target {
         let program = self.program();
         let mut full: Vec<&str> = prefix.to_vec();
         full.extend(program.iter().map(String::as_str));
-        Vncmon::start_program(&full, args, None)
+        Vncmon::start_program(&full, args, &[])
     }
 }
 

@@ -42,12 +42,15 @@ impl Vncmon {
     /// Runs vncmon with `args` (plus `--listen 127.0.0.1:0` unless given) and
     /// `VNC_PASSWORD` set to `password`; waits for its "serving" line.
     pub fn start(args: &[&str], password: Option<&str>) -> Vncmon {
-        Vncmon::start_program(&[env!("CARGO_BIN_EXE_vncmon")], args, password)
+        let envs: Vec<(&str, &str)> = password.map(|p| ("VNC_PASSWORD", p)).into_iter().collect();
+        Vncmon::start_program(&[env!("CARGO_BIN_EXE_vncmon")], args, &envs)
     }
 
-    /// Like `start`, with another vncmon binary: `program` is the command
-    /// before the arguments (e.g. `["qemu-aarch64-static", "path/to/vncmon"]`).
-    pub fn start_program(program: &[&str], args: &[&str], password: Option<&str>) -> Vncmon {
+    /// Like `start`, with another vncmon binary and environment: `program` is
+    /// the command before the arguments (e.g. `["qemu-aarch64-static",
+    /// "path/to/vncmon"]`), `envs` the variables set on top of a cleared
+    /// vncmon environment.
+    pub fn start_program(program: &[&str], args: &[&str], envs: &[(&str, &str)]) -> Vncmon {
         let (first, rest) = program.split_first().expect("a program to run");
         let mut cmd = Command::new(first);
         cmd.args(rest);
@@ -55,12 +58,12 @@ impl Vncmon {
             cmd.env_remove(v);
         }
         cmd.args(args);
-        if !args.iter().any(|a| a.starts_with("--listen")) {
+        if !args.iter().any(|a| a.starts_with("--listen"))
+            && !envs.iter().any(|(k, _)| *k == "VNCMON_LISTEN")
+        {
             cmd.args(["--listen", "127.0.0.1:0"]);
         }
-        if let Some(pw) = password {
-            cmd.env("VNC_PASSWORD", pw);
-        }
+        cmd.envs(envs.iter().copied());
         let mut proc = Proc::spawn_watched("vncmon", &mut cmd)
             .unwrap_or_else(|e| panic!("cannot run vncmon: {e}"));
         let addr = wait_for(START_TIMEOUT, || {
