@@ -9,7 +9,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::hub::Hub;
+use crate::hub::{ErrorKind, Hub};
 use crate::jpeg::BandedEncoder;
 use crate::rfb::{ConnectOptions, Event, Input, RfbError, Session, enc};
 use crate::screen::Screen;
@@ -219,11 +219,13 @@ fn run(opts: ConnectOptions, settings: CaptureSettings, hub: Arc<Hub>, control: 
             Err(e) if !on_request && control.wants_session() => Some(e.to_string()),
             _ => None,
         };
+        let kind = result.as_ref().err().map(error_kind);
         hub.update_status(|s| {
             s.connected = false;
             s.fps = 0.0;
             if failure.is_some() {
                 s.last_error.clone_from(&failure);
+                s.last_error_kind = kind;
             }
         });
         match &failure {
@@ -239,6 +241,19 @@ fn run(opts: ConnectOptions, settings: CaptureSettings, hub: Arc<Hub>, control: 
         }
     }
     hub.update_status(|s| s.connected = false);
+}
+
+/// Sorts a session failure for `SessionStatus::last_error_kind`.
+fn error_kind(e: &RfbError) -> ErrorKind {
+    match e {
+        RfbError::Connect { .. } | RfbError::ServerRefused(_) => ErrorKind::Connect,
+        RfbError::NotRfb(_)
+        | RfbError::UnsupportedVersion(_)
+        | RfbError::NoSupportedSecurity(_)
+        | RfbError::Protocol(_) => ErrorKind::Protocol,
+        RfbError::PasswordRequired | RfbError::AuthFailed(_) => ErrorKind::Auth,
+        RfbError::Io(_) | RfbError::Internal(_) => ErrorKind::Session,
+    }
 }
 
 /// Runs `f`, turning a panic into `RfbError::Internal` with its message.
@@ -278,6 +293,7 @@ fn run_session(
         s.height = screen.height();
         s.desktop_name = session.name().to_string();
         s.last_error = None;
+        s.last_error_kind = None;
         s.rects.clear();
     });
     let interval = Duration::from_secs(1) / settings.max_fps.max(1);

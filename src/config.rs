@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use crate::rfb::enc;
 
-/// What the user asked for.
+/// What the user asked for (the server).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     /// `host:port` of the VNC server (None with `--demo` until the demo starts).
@@ -20,14 +20,49 @@ pub struct Config {
     /// Encodings sent in SetEncodings, pseudo-encodings included.
     pub encodings: Vec<i32>,
     pub max_connections: usize,
+    /// Where scenario files are looked up.
+    pub scenarios: String,
+    /// Where `screenshot` steps write.
+    pub output: String,
+    /// Refuse remote input and step execution (403).
+    pub view_only: bool,
+}
+
+/// What `vncmon run FILE NAME` asked for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunConfig {
+    pub file: String,
+    pub name: String,
+    /// None: take host and port from the file's `connection` block (or `--demo`).
+    pub vnc: Option<String>,
+    pub demo: bool,
+    /// From `--password-file` or `VNC_PASSWORD`; the file's password is used when None.
+    pub password: Option<String>,
+    pub output: String,
+    pub encodings: Vec<i32>,
+    /// How long to wait for the session to come up.
+    pub connect_timeout: std::time::Duration,
+    pub log_level: log::LevelFilter,
 }
 
 /// What `parse` decided the process should do.
 #[derive(Debug, PartialEq)]
 pub enum Command {
+    /// Serve the web page and API.
     Run(Box<Config>),
+    /// `vncmon run FILE NAME`: run one scenario and exit.
+    RunScenario(Box<RunConfig>),
     Help,
+    RunHelp,
     Version,
+}
+
+/// Which command line a flag belongs to.
+#[derive(Clone, Copy, PartialEq)]
+enum Scope {
+    Serve,
+    Run,
+    Both,
 }
 
 struct Flag {
@@ -35,6 +70,7 @@ struct Flag {
     env: &'static str,
     value: &'static str,
     help: &'static str,
+    scope: Scope,
 }
 
 const FLAGS: &[Flag] = &[
@@ -43,30 +79,35 @@ const FLAGS: &[Flag] = &[
         env: "VNCMON_VNC",
         value: "HOST:PORT",
         help: "VNC server: HOST:PORT, HOST::PORT, or HOST:N for display N (port 5900+N, N < 100)",
+        scope: Scope::Both,
     },
     Flag {
         long: "--password-file",
         env: "VNCMON_PASSWORD_FILE",
         value: "FILE",
         help: "read the VNC password from FILE (or set VNC_PASSWORD; never on the command line)",
+        scope: Scope::Both,
     },
     Flag {
         long: "--listen",
         env: "VNCMON_LISTEN",
         value: "ADDR:PORT",
         help: "HTTP address to serve on [default: 127.0.0.1:5000]",
+        scope: Scope::Serve,
     },
     Flag {
         long: "--quality",
         env: "VNCMON_QUALITY",
         value: "1-100",
         help: "JPEG quality of served frames [default: 80]",
+        scope: Scope::Serve,
     },
     Flag {
         long: "--max-fps",
         env: "VNCMON_MAX_FPS",
         value: "1-120",
         help: "most frames encoded per second [default: 30]",
+        scope: Scope::Serve,
     },
     Flag {
         long: "--encodings",
@@ -74,23 +115,64 @@ const FLAGS: &[Flag] = &[
         value: "LIST",
         help: "RFB encodings to ask for, best first: tight, zrle, hextile, rre, copyrect, raw,\n\
                and jpeg or jpeg:0-9 to let Tight send JPEG [default: tight,zrle,hextile,copyrect,rre,raw]",
+        scope: Scope::Both,
     },
     Flag {
         long: "--max-connections",
         env: "VNCMON_MAX_CONNECTIONS",
         value: "N",
         help: "live HTTP connections served at once; more get 503 [default: 64]",
+        scope: Scope::Serve,
+    },
+    Flag {
+        long: "--scenarios",
+        env: "VNCMON_SCENARIOS",
+        value: "DIR",
+        help: "directory of scenario files (*.json) the API lists and loads [default: ./scenarios]",
+        scope: Scope::Serve,
+    },
+    Flag {
+        long: "--output",
+        env: "VNCMON_OUTPUT",
+        value: "DIR",
+        help: "where screenshot steps write JPEGs and failed expect steps their diffs [default: ./output]",
+        scope: Scope::Both,
+    },
+    Flag {
+        long: "--connect-timeout",
+        env: "VNCMON_CONNECT_TIMEOUT",
+        value: "SECS",
+        help: "how long to wait for the VNC session to come up, 1-3600 [default: 10]",
+        scope: Scope::Run,
     },
     Flag {
         long: "--log-level",
         env: "VNCMON_LOG_LEVEL",
         value: "LEVEL",
-        help: "error, warn, info, debug or trace (RUST_LOG is read too) [default: info]",
+        help: "error, warn, info, debug or trace (RUST_LOG is read too) [default: info; warn for run]",
+        scope: Scope::Both,
     },
 ];
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5000";
 const DEFAULT_ENCODINGS: &str = "tight,zrle,hextile,copyrect,rre,raw";
+pub const DEFAULT_SCENARIOS: &str = "scenarios";
+pub const DEFAULT_OUTPUT: &str = "output";
+
+fn write_flags(s: &mut String, run: bool) {
+    for f in FLAGS {
+        let shown = match f.scope {
+            Scope::Both => true,
+            Scope::Serve => !run,
+            Scope::Run => run,
+        };
+        if shown {
+            let left = format!("{} {}", f.long, f.value);
+            let help = f.help.replace('\n', "\n        ");
+            let _ = writeln!(s, "    {left:<28}{}\n        {help}", f.env);
+        }
+    }
+}
 
 /// The `--help` text.
 pub fn help() -> String {
@@ -98,19 +180,17 @@ pub fn help() -> String {
     let _ = writeln!(
         s,
         "vncmon {} — watch and drive a VNC screen from any browser\n\n\
-         USAGE:\n    vncmon --vnc HOST:PORT [OPTIONS]\n    vncmon --demo [OPTIONS]\n\n\
+         USAGE:\n    vncmon --vnc HOST:PORT [OPTIONS]\n    vncmon --demo [OPTIONS]\n    \
+         vncmon run FILE NAME [RUN OPTIONS]   run one scenario and exit (see vncmon run --help)\n\n\
          OPTIONS (flag, environment variable):",
         env!("CARGO_PKG_VERSION")
     );
     let _ = writeln!(
         s,
-        "    --demo                      VNCMON_DEMO=1\n        serve the built-in demo desktop (no VNC server needed)"
+        "    --demo                      VNCMON_DEMO=1\n        serve the built-in demo desktop (no VNC server needed)\n    \
+         --view-only                 VNCMON_VIEW_ONLY=1\n        refuse remote input and step execution (403); watching and loading still work"
     );
-    for f in FLAGS {
-        let left = format!("{} {}", f.long, f.value);
-        let help = f.help.replace('\n', "\n        ");
-        let _ = writeln!(s, "    {left:<28}{}\n        {help}", f.env);
-    }
+    write_flags(&mut s, false);
     let _ = writeln!(
         s,
         "    VNC_PASSWORD                the VNC password (environment only)\n    \
@@ -119,58 +199,58 @@ pub fn help() -> String {
     let _ = write!(
         s,
         "\nThe page is served at http://LISTEN/; the MJPEG stream at /video_feed (also /stream and\n\
-         /?action=stream), a JPEG at /snapshot.jpg (also /?action=snapshot), status at /api/status."
+         /?action=stream), a JPEG at /snapshot.jpg (also /?action=snapshot), status at /api/status.\n\
+         The server ignores passwords in scenario files' connection blocks; only `vncmon run` reads them."
     );
     s
 }
 
-/// Parses `args` (without the program name), reading variables through `env`.
-pub fn parse(
-    args: &[String],
-    env: &dyn Fn(&str) -> Option<String>,
-    read_file: &dyn Fn(&str) -> std::io::Result<String>,
-) -> Result<Command, String> {
-    let mut given: Vec<(&'static str, String)> = Vec::new();
-    let mut demo = env("VNCMON_DEMO").is_some_and(|v| truthy(&v));
-    let mut i = 0;
-    while i < args.len() {
-        let arg = args[i].as_str();
-        match arg {
-            "-h" | "--help" => return Ok(Command::Help),
-            "-V" | "--version" => return Ok(Command::Version),
-            "--demo" => demo = true,
-            "--password" => {
-                return Err(
-                    "--password is not accepted: a password on the command line is visible to every user \
-                     (ps). Use --password-file FILE or VNC_PASSWORD."
-                        .into(),
-                );
-            }
-            _ => {
-                let (name, inline) = match arg.split_once('=') {
-                    Some((n, v)) => (n, Some(v.to_string())),
-                    None => (arg, None),
-                };
-                let flag = FLAGS
-                    .iter()
-                    .find(|f| f.long == name)
-                    .ok_or_else(|| format!("unknown argument {arg:?}; see --help"))?;
-                let value = match inline {
-                    Some(v) => v,
-                    None => {
-                        i += 1;
-                        args.get(i).cloned().ok_or_else(|| {
-                            format!("{} needs a value ({})", flag.long, flag.value)
-                        })?
-                    }
-                };
-                given.push((flag.long, value));
-            }
-        }
-        i += 1;
-    }
-    let get = |long: &str| -> Option<String> {
-        given
+/// The `vncmon run --help` text.
+pub fn run_help() -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "vncmon run — run one scenario against a VNC server and exit\n\n\
+         USAGE:\n    vncmon run FILE NAME [--vnc HOST:PORT | --demo] [OPTIONS]\n\n\
+         Runs scenario NAME of the scenario file FILE (any path), printing each step as it goes.\n\
+         Without --vnc or --demo the file's \"connection\" block gives host, port and password\n\
+         (a password in a scenario file is read only by `vncmon run`; --password-file and\n\
+         VNC_PASSWORD win over it).\n\n\
+         OPTIONS (flag, environment variable):\n    \
+         --demo                      VNCMON_DEMO=1\n        run against the built-in demo desktop"
+    );
+    write_flags(&mut s, true);
+    let _ = write!(
+        s,
+        "    VNC_PASSWORD                the VNC password (environment only)\n    \
+         -h, --help                  this text\n\n\
+         EXIT CODES:\n    \
+         0  every step passed\n    \
+         2  usage error (bad arguments, no server given)\n    \
+         3  could not connect (refused, unreachable, not a VNC server, or no session within --connect-timeout)\n    \
+         4  authentication failed, or the server wants a password and none was given\n    \
+         5  bad scenario file (unreadable, invalid, unknown scenario, coordinates off the screen)\n    \
+         6  a step failed\n    \
+         7  a step timed out"
+    );
+    s
+}
+
+/// Flags, switches and positional arguments as given.
+#[derive(Default)]
+struct Scanned {
+    given: Vec<(&'static str, String)>,
+    demo: bool,
+    view_only: bool,
+    positional: Vec<String>,
+    help: bool,
+    version: bool,
+}
+
+impl Scanned {
+    /// The flag's value, else its environment variable's (unless empty).
+    fn get(&self, long: &str, env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+        self.given
             .iter()
             .rev()
             .find(|(l, _)| *l == long)
@@ -182,7 +262,108 @@ pub fn parse(
                     .and_then(|f| env(f.env))
                     .filter(|v| !v.is_empty())
             })
-    };
+    }
+}
+
+fn scan(args: &[String], run: bool) -> Result<Scanned, String> {
+    let mut out = Scanned::default();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = args[i].as_str();
+        match arg {
+            "-h" | "--help" => out.help = true,
+            "-V" | "--version" if !run => out.version = true,
+            "--demo" => out.demo = true,
+            "--view-only" if !run => out.view_only = true,
+            "--password" => {
+                return Err(
+                    "--password is not accepted: a password on the command line is visible to every user \
+                     (ps). Use --password-file FILE or VNC_PASSWORD."
+                        .into(),
+                );
+            }
+            _ if run && !arg.starts_with('-') => out.positional.push(arg.to_string()),
+            _ => {
+                let (name, inline) = match arg.split_once('=') {
+                    Some((n, v)) => (n, Some(v.to_string())),
+                    None => (arg, None),
+                };
+                let flag = FLAGS
+                    .iter()
+                    .find(|f| {
+                        f.long == name && (f.scope == Scope::Both || (f.scope == Scope::Run) == run)
+                    })
+                    .ok_or_else(|| {
+                        let help = if run { "vncmon run --help" } else { "--help" };
+                        format!("unknown argument {arg:?}; see {help}")
+                    })?;
+                let value = match inline {
+                    Some(v) => v,
+                    None => {
+                        i += 1;
+                        args.get(i).cloned().ok_or_else(|| {
+                            format!("{} needs a value ({})", flag.long, flag.value)
+                        })?
+                    }
+                };
+                out.given.push((flag.long, value));
+            }
+        }
+        i += 1;
+    }
+    Ok(out)
+}
+
+/// The password from `--password-file`, else `VNC_PASSWORD`.
+fn password(
+    sc: &Scanned,
+    env: &dyn Fn(&str) -> Option<String>,
+    read_file: &dyn Fn(&str) -> std::io::Result<String>,
+) -> Result<Option<String>, String> {
+    Ok(match sc.get("--password-file", env) {
+        Some(path) => Some(
+            read_file(&path)
+                .map_err(|e| format!("cannot read the password file {path}: {e}"))?
+                .trim_end_matches(['\r', '\n'])
+                .to_string(),
+        ),
+        None => env("VNC_PASSWORD"),
+    })
+}
+
+fn log_level(
+    sc: &Scanned,
+    env: &dyn Fn(&str) -> Option<String>,
+    default: log::LevelFilter,
+) -> Result<log::LevelFilter, String> {
+    let text = sc
+        .get("--log-level", env)
+        .or_else(|| env("RUST_LOG").filter(|v| !v.is_empty()));
+    match text {
+        Some(t) => parse_level(&t),
+        None => Ok(default),
+    }
+}
+
+/// Parses `args` (without the program name), reading variables through `env`.
+pub fn parse(
+    args: &[String],
+    env: &dyn Fn(&str) -> Option<String>,
+    read_file: &dyn Fn(&str) -> std::io::Result<String>,
+) -> Result<Command, String> {
+    if args.first().is_some_and(|a| a == "run") {
+        return parse_run(&args[1..], env, read_file);
+    }
+    let sc = scan(args, false)?;
+    if sc.help {
+        return Ok(Command::Help);
+    }
+    if sc.version {
+        return Ok(Command::Version);
+    }
+    let demo = sc.demo || env("VNCMON_DEMO").is_some_and(|v| truthy(&v));
+    let view_only = sc.view_only || env("VNCMON_VIEW_ONLY").is_some_and(|v| truthy(&v));
+    let get = |long: &str| sc.get(long, env);
 
     let vnc = get("--vnc").map(|v| normalize_vnc_addr(&v)).transpose()?;
     if vnc.is_none() && !demo {
@@ -193,25 +374,13 @@ pub fn parse(
     if vnc.is_some() && demo {
         return Err("--vnc and --demo exclude each other".into());
     }
-    let password = match get("--password-file") {
-        Some(path) => Some(
-            read_file(&path)
-                .map_err(|e| format!("cannot read the password file {path}: {e}"))?
-                .trim_end_matches(['\r', '\n'])
-                .to_string(),
-        ),
-        None => env("VNC_PASSWORD"),
-    };
+    let password = password(&sc, env, read_file)?;
     let listen = get("--listen").unwrap_or_else(|| DEFAULT_LISTEN.to_string());
     let quality = number(get("--quality"), "--quality", 80, 1, 100)? as u8;
     let max_fps = number(get("--max-fps"), "--max-fps", 30, 1, 120)? as u32;
     let max_connections =
         number(get("--max-connections"), "--max-connections", 64, 1, 10_000)? as usize;
-    let level_text = get("--log-level").or_else(|| env("RUST_LOG").filter(|v| !v.is_empty()));
-    let log_level = match level_text {
-        Some(t) => parse_level(&t)?,
-        None => log::LevelFilter::Info,
-    };
+    let log_level = log_level(&sc, env, log::LevelFilter::Info)?;
     let encodings =
         parse_encodings(&get("--encodings").unwrap_or_else(|| DEFAULT_ENCODINGS.into()))?;
     Ok(Command::Run(Box::new(Config {
@@ -224,6 +393,47 @@ pub fn parse(
         demo,
         encodings,
         max_connections,
+        scenarios: get("--scenarios").unwrap_or_else(|| DEFAULT_SCENARIOS.into()),
+        output: get("--output").unwrap_or_else(|| DEFAULT_OUTPUT.into()),
+        view_only,
+    })))
+}
+
+fn parse_run(
+    args: &[String],
+    env: &dyn Fn(&str) -> Option<String>,
+    read_file: &dyn Fn(&str) -> std::io::Result<String>,
+) -> Result<Command, String> {
+    let sc = scan(args, true)?;
+    if sc.help {
+        return Ok(Command::RunHelp);
+    }
+    let [file, name] = sc.positional.as_slice() else {
+        return Err(format!(
+            "vncmon run needs FILE and NAME (the scenario file and the scenario in it), got {}; \
+             see vncmon run --help",
+            sc.positional.len()
+        ));
+    };
+    let demo = sc.demo || env("VNCMON_DEMO").is_some_and(|v| truthy(&v));
+    let get = |long: &str| sc.get(long, env);
+    let vnc = get("--vnc").map(|v| normalize_vnc_addr(&v)).transpose()?;
+    if vnc.is_some() && demo {
+        return Err("--vnc and --demo exclude each other".into());
+    }
+    let secs = number(get("--connect-timeout"), "--connect-timeout", 10, 1, 3600)?;
+    Ok(Command::RunScenario(Box::new(RunConfig {
+        file: file.clone(),
+        name: name.clone(),
+        vnc,
+        demo,
+        password: password(&sc, env, read_file)?,
+        output: get("--output").unwrap_or_else(|| DEFAULT_OUTPUT.into()),
+        encodings: parse_encodings(
+            &get("--encodings").unwrap_or_else(|| DEFAULT_ENCODINGS.into()),
+        )?,
+        connect_timeout: std::time::Duration::from_secs(secs),
+        log_level: log_level(&sc, env, log::LevelFilter::Warn)?,
     })))
 }
 
@@ -459,9 +669,91 @@ mod tests {
     #[test]
     fn help_lists_every_flag_and_variable() {
         let h = help();
+        let r = run_help();
         for f in FLAGS {
-            assert!(h.contains(f.long) && h.contains(f.env), "{}", f.long);
+            let text = if f.scope == Scope::Run { &r } else { &h };
+            assert!(text.contains(f.long) && text.contains(f.env), "{}", f.long);
         }
-        assert!(h.contains("VNC_PASSWORD") && h.contains("--demo"));
+        assert!(h.contains("VNC_PASSWORD") && h.contains("--demo") && h.contains("--view-only"));
+        assert!(h.contains("vncmon run FILE NAME"));
+        assert!(r.contains("--demo") && r.contains("EXIT CODES") && !r.contains("--listen"));
+    }
+
+    #[test]
+    fn scenarios_output_and_view_only() {
+        let c = cfg(&["--demo"], &[]);
+        assert_eq!(
+            (c.scenarios.as_str(), c.output.as_str(), c.view_only),
+            (DEFAULT_SCENARIOS, DEFAULT_OUTPUT, false)
+        );
+        let c = cfg(
+            &["--demo", "--scenarios", "/s", "--view-only"],
+            &[("VNCMON_OUTPUT", "/o"), ("VNCMON_SCENARIOS", "/x")],
+        );
+        assert_eq!(
+            (c.scenarios.as_str(), c.output.as_str(), c.view_only),
+            ("/s", "/o", true)
+        );
+        assert!(cfg(&["--demo"], &[("VNCMON_VIEW_ONLY", "1")]).view_only);
+        assert!(
+            run(&["--demo", "--connect-timeout", "3"], &[])
+                .unwrap_err()
+                .contains("--connect-timeout")
+        );
+    }
+
+    fn run_cfg(args: &[&str], vars: &[(&str, &str)]) -> RunConfig {
+        match run(args, vars) {
+            Ok(Command::RunScenario(c)) => *c,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn run_subcommand() {
+        let c = run_cfg(&["run", "s/demo.json", "tour", "--demo"], &[]);
+        assert_eq!((c.file.as_str(), c.name.as_str()), ("s/demo.json", "tour"));
+        assert!(c.demo && c.vnc.is_none());
+        assert_eq!(c.connect_timeout, std::time::Duration::from_secs(10));
+        assert_eq!(c.output, DEFAULT_OUTPUT);
+        assert_eq!(c.log_level, log::LevelFilter::Warn);
+        let c = run_cfg(
+            &[
+                "run",
+                "--vnc",
+                "h:1",
+                "f.json",
+                "--connect-timeout=3",
+                "n",
+                "--password-file",
+                "pw.txt",
+                "--output",
+                "out",
+            ],
+            &[],
+        );
+        assert_eq!(c.vnc.as_deref(), Some("h:5901"));
+        assert_eq!((c.file.as_str(), c.name.as_str()), ("f.json", "n"));
+        assert_eq!(c.connect_timeout, std::time::Duration::from_secs(3));
+        assert_eq!(
+            (c.password.as_deref(), c.output.as_str()),
+            (Some("s3cret"), "out")
+        );
+        // No server: left to the file's connection block.
+        assert_eq!(run_cfg(&["run", "f", "n"], &[]).vnc, None);
+        assert_eq!(run(&["run", "--help"], &[]).unwrap(), Command::RunHelp);
+        assert!(
+            run(&["run", "f"], &[])
+                .unwrap_err()
+                .contains("FILE and NAME")
+        );
+        assert!(run(&["run", "f", "n", "x"], &[]).is_err());
+        assert!(
+            run(&["run", "f", "n", "--listen", "x"], &[])
+                .unwrap_err()
+                .contains("--listen")
+        );
+        assert!(run(&["run", "f", "n", "--demo", "--vnc", "h"], &[]).is_err());
+        assert!(run(&["run", "f", "n", "--connect-timeout", "0"], &[]).is_err());
     }
 }

@@ -28,10 +28,26 @@ pub struct SessionStatus {
     pub desktop_name: String,
     /// Why the last session ended or the last attempt failed.
     pub last_error: Option<String>,
+    /// What kind of failure `last_error` is.
+    pub last_error_kind: Option<ErrorKind>,
     /// Frames encoded per second over the last few seconds.
     pub fps: f64,
     /// Rectangles received in this session, per encoding name.
     pub rects: Vec<(&'static str, u64)>,
+}
+
+/// The kind of a session failure, so callers can tell a wrong password from
+/// an unreachable server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// TCP connect failed, or the server closed or refused before security.
+    Connect,
+    /// The peer is not an RFB server or speaks it wrongly.
+    Protocol,
+    /// Password required but none given, or the password was rejected.
+    Auth,
+    /// The session failed after it was up (I/O, internal error).
+    Session,
 }
 
 struct State {

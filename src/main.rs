@@ -29,6 +29,11 @@ fn main() -> ExitCode {
             println!("vncmon {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
+        Ok(Command::RunHelp) => {
+            println!("{}", config::run_help());
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::RunScenario(c)) => return vncmon::run_cmd::main(&c),
         Ok(Command::Run(c)) => *c,
         Err(e) => {
             eprintln!("vncmon: {e}");
@@ -99,11 +104,13 @@ fn main() -> ExitCode {
             control: control.clone(),
         },
     );
-    let app = Arc::new(App {
-        hub: hub.clone(),
-        control,
-        config: Arc::new(cfg),
-    });
+    let app = match App::new(hub.clone(), control, Arc::new(cfg)) {
+        Ok(a) => Arc::new(a),
+        Err(e) => {
+            eprintln!("vncmon: cannot start the scenario runner: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     println!("vncmon: serving http://{url_addr}/");
     http::serve(listener, limits, app, stop);
     shutdown::finish(&hub, Some(capture_thread), Duration::from_millis(800));

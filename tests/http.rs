@@ -358,9 +358,11 @@ fn api_status_reports_the_session() {
             "connected": true,
             "monitoring": true,
             "scenario": null,
+            "file": null,
             "current_step": 0,
             "total_steps": 0,
             "is_executing": false,
+            "last_result": null,
             "width": 1280,
             "height": 800,
             "fps": 12.3,
@@ -491,11 +493,14 @@ impl Handler for Panicky {
 
 #[test]
 fn a_panic_in_a_handler_is_a_500_and_harms_nothing_else() {
-    let app = Arc::new(App {
-        hub: Arc::new(Hub::new()),
-        control: vncmon::capture::Control::new(),
-        config: Arc::new(config()),
-    });
+    let app = Arc::new(
+        App::new(
+            Arc::new(Hub::new()),
+            vncmon::capture::Control::new(),
+            Arc::new(config()),
+        )
+        .unwrap(),
+    );
     let s = TestServer::start_with(test_limits(), app, Arc::new(Panicky));
     let mut other = s.client();
     other.request("GET", "/a", "");

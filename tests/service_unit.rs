@@ -7,12 +7,12 @@
 mod common;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use common::Vncmon;
-use common::alloc::TempFile;
+use common::alloc::TempDir;
 use common::proc::run;
 
 const INSTALLED: &str = "/usr/local/bin/vncmon";
@@ -38,7 +38,7 @@ fn directives(text: &str) -> HashMap<String, Vec<String>> {
 
 #[test]
 fn systemd_analyze_verify_is_silent() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("unit");
     // verify checks that ExecStart names an executable: point it at ours.
     let text = unit_text().replace(INSTALLED, env!("CARGO_BIN_EXE_vncmon"));
     let unit = dir.path.join("vncmon.service");
@@ -92,7 +92,7 @@ fn the_unit_is_hardened_and_restarts_on_failure() {
 /// `password`, and the VNC server in `VNCMON_VNC` as the environment file
 /// would give it.
 fn exec_start(password: &str, vnc: &str) -> (Vncmon, TempDir) {
-    let creds = TempDir::new();
+    let creds = TempDir::new("unit");
     std::fs::write(creds.path.join("vnc-password"), format!("{password}\n"))
         .expect("write the credential");
     let d = directives(&unit_text());
@@ -133,28 +133,4 @@ fn exec_start_logs_in_with_the_password_from_the_credential() {
     assert_eq!(status["connected"], false, "{status}");
     let error = status["last_error"].as_str().unwrap_or_default();
     assert!(error.contains("authentication failed"), "{status}");
-}
-
-/// A temporary directory, removed when dropped.
-struct TempDir {
-    path: PathBuf,
-    _marker: TempFile,
-}
-
-impl TempDir {
-    fn new() -> TempDir {
-        let marker = TempFile::new("unit", "dir");
-        let path = marker.path.with_extension("d");
-        std::fs::create_dir_all(&path).expect("make a temporary directory");
-        TempDir {
-            path,
-            _marker: marker,
-        }
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
 }

@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use common::alloc::TempFile;
 use common::proc::run_ok;
-use common::{RgbImage, Vncmon, psnr};
+use common::{Rgb, RgbImage, Vncmon, post, psnr};
+use vncmon::demo::layout;
 
 /// Cold release builds of three targets with LTO take minutes on two cores.
 const BUILD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
@@ -167,6 +168,47 @@ fn live_frames(v: &Vncmon, what: &str) -> RgbImage {
     }
 }
 
+/// `POST /api/input` clicks the demo's first button; the stream then shows
+/// it switched on.
+fn input_shows_in_the_next_frames(v: &Vncmon, t: &Target) {
+    let b = layout::BUTTONS[0];
+    // Inside the button, clear of its border, label and the drawn cursor.
+    let (px, py) = (usize::from(b.x) + 8, usize::from(b.y) + 8);
+    let on = Rgb(0x2e, 0x9e, 0x5b);
+    let mut stream = v.stream();
+    let before = stream
+        .next_image(FRAME_TIMEOUT)
+        .unwrap_or_else(|e| panic!("{}: a frame: {e}", t.triple));
+    assert!(
+        before.pixel(px, py).distance(on) > 40,
+        "{}: the button is on before the click",
+        t.triple
+    );
+    let body = format!(
+        r#"{{"action":"click","x":{},"y":{}}}"#,
+        b.x + b.w / 2,
+        b.y + b.h / 2
+    );
+    let r = post(&v.addr, "/api/input", &body);
+    assert_eq!(r.status, 200, "{}: /api/input: {}", t.triple, r.text());
+    assert_eq!(r.json()["success"], true, "{}", r.text());
+    let shown = stream.image_where(FRAME_TIMEOUT, |img| {
+        let p = img.pixel(px, py);
+        if p.distance(on) <= 40 {
+            Ok(())
+        } else {
+            Err(format!("the button at ({px},{py}) is still {}", p.hex()))
+        }
+    });
+    if let Err(e) = shown {
+        panic!(
+            "{}: the click never showed: {e}\n{}",
+            t.triple,
+            v.log_tail()
+        );
+    }
+}
+
 /// The demo desktop served by the binary itself: a live, decodable stream,
 /// then SIGTERM ends it cleanly with its streams.
 fn serves_the_demo_and_stops_on_sigterm(t: &Target) {
@@ -174,6 +216,7 @@ fn serves_the_demo_and_stops_on_sigterm(t: &Target) {
     let status = v.wait_status(FRAME_TIMEOUT, "connected", |s| s["connected"] == true);
     assert_eq!(status["desktop_name"], "vncmon demo", "{status}");
     live_frames(&v, &format!("{} --demo", t.triple));
+    input_shows_in_the_next_frames(&v, t);
     let mut open = v.stream();
     open.next_image(FRAME_TIMEOUT)
         .unwrap_or_else(|e| panic!("{}: {e}", t.triple));

@@ -62,7 +62,7 @@ struct Shared {
     writer: Mutex<TcpStream>,
     /// A handle for `shutdown` that does not wait for a blocked writer.
     control: TcpStream,
-    /// Last pointer position sent: `1 << 32 | x << 16 | y`, 0 = none yet.
+    /// Last pointer event sent: `1 << 40 | buttons << 32 | x << 16 | y`, 0 = none yet.
     pointer: AtomicU64,
 }
 
@@ -93,7 +93,7 @@ impl Input {
 
     /// PointerEvent; `buttons` is the RFB mask (bit 0 left, 1 middle, 2 right, 3/4 wheel).
     pub fn pointer(&self, x: u16, y: u16, buttons: u8) -> Result<(), RfbError> {
-        let packed = 1 << 32 | u64::from(x) << 16 | u64::from(y);
+        let packed = 1 << 40 | u64::from(buttons) << 32 | u64::from(x) << 16 | u64::from(y);
         self.send(&msg::pointer_event(x, y, buttons), || {
             self.shared.pointer.store(packed, Ordering::Relaxed)
         })
@@ -110,6 +110,11 @@ impl Input {
     pub fn pointer_pos(&self) -> Option<(u16, u16)> {
         let p = self.shared.pointer.load(Ordering::Relaxed);
         (p != 0).then_some(((p >> 16) as u16, p as u16))
+    }
+
+    /// The button mask of the last pointer event sent (0 before any).
+    pub fn buttons(&self) -> u8 {
+        (self.shared.pointer.load(Ordering::Relaxed) >> 32) as u8
     }
 }
 

@@ -52,15 +52,9 @@ pub(super) fn screenshot(app: &App) -> Response {
 
 pub(super) fn status(app: &App) -> Response {
     let st = app.hub.status();
-    Response::json(
-        200,
-        &json!({
+    let mut v = json!({
             "connected": st.connected,
             "monitoring": app.control.monitoring(),
-            "scenario": null,
-            "current_step": 0,
-            "total_steps": 0,
-            "is_executing": false,
             "width": st.width,
             "height": st.height,
             "fps": (st.fps * 10.0).round() / 10.0,
@@ -70,8 +64,11 @@ pub(super) fn status(app: &App) -> Response {
             "server": app.config.vnc,
             "desktop_name": st.desktop_name,
             "rects": st.rects.iter().map(|(name, n)| (name.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
-        }),
-    )
+    });
+    for (k, val) in super::scenarios::status_fields(app) {
+        v[k] = val;
+    }
+    Response::json(200, &v)
 }
 
 fn server_name(app: &App) -> &str {

@@ -1,8 +1,10 @@
 //! vncmon's routes: the page, the MJPEG stream, snapshots and the JSON API.
-//! Reads the hub and status; asks the capture thread to connect/disconnect.
+//! Reads the hub and status; asks the capture thread to connect/disconnect
+//! and the runner to load and run scenarios.
 
 mod api;
 pub mod mjpeg;
+mod scenarios;
 
 use crate::app::App;
 use crate::http::{Handler, Request, Response};
@@ -13,7 +15,7 @@ pub const INDEX_HTML: &str = include_str!("assets/index.html");
 const GET: &[&str] = &["GET", "HEAD"];
 const POST: &[&str] = &["POST"];
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 enum Route {
     Page,
     Stream,
@@ -22,12 +24,25 @@ enum Route {
     Status,
     Connect,
     Disconnect,
+    Scenarios,
+    /// `/api/load/<file>/<name>`, both still percent-encoded.
+    LoadGet(String, String),
+    LoadPost,
+    Steps,
+    /// `/api/execute_step/<i>`, the index as sent.
+    ExecuteStep(String),
+    ExecuteAll,
+    Stop,
+    Logs,
+    LogsClear,
+    LogsDownload,
+    Input,
 }
 
 impl Handler for App {
     fn handle(&self, req: &Request) -> Response {
         match resolve(req) {
-            Ok(route) => answer(self, route),
+            Ok(route) => answer(self, route, req),
             Err(resp) => resp,
         }
     }
@@ -57,7 +72,31 @@ fn resolve(req: &Request) -> Result<Route, Response> {
         "/api/status" => (Route::Status, GET),
         "/api/connect" => (Route::Connect, POST),
         "/api/disconnect" => (Route::Disconnect, POST),
-        _ => return Err(Response::error(404, "not found")),
+        "/api/scenarios" => (Route::Scenarios, GET),
+        "/api/load" => (Route::LoadPost, POST),
+        "/api/steps" => (Route::Steps, GET),
+        "/api/execute_all" => (Route::ExecuteAll, POST),
+        "/api/stop" => (Route::Stop, POST),
+        "/api/logs" => (Route::Logs, GET),
+        "/api/logs/clear" => (Route::LogsClear, POST),
+        "/api/logs/download" => (Route::LogsDownload, GET),
+        "/api/input" => (Route::Input, POST),
+        path => {
+            if let Some(rest) = path.strip_prefix("/api/load/") {
+                // The name is the last segment; the file is everything before it.
+                let Some((file, name)) = rest.rsplit_once('/') else {
+                    return Err(Response::error(
+                        404,
+                        "not found: use /api/load/<file>/<name>",
+                    ));
+                };
+                (Route::LoadGet(file.into(), name.into()), GET)
+            } else if let Some(i) = path.strip_prefix("/api/execute_step/") {
+                (Route::ExecuteStep(i.into()), POST)
+            } else {
+                return Err(Response::error(404, "not found"));
+            }
+        }
     };
     if !allowed.contains(&req.method.as_str()) {
         let allow = allowed.join(", ");
@@ -70,7 +109,7 @@ fn resolve(req: &Request) -> Result<Route, Response> {
     Ok(route)
 }
 
-fn answer(app: &App, route: Route) -> Response {
+fn answer(app: &App, route: Route, req: &Request) -> Response {
     match route {
         Route::Page => Response::bytes(200, "text/html; charset=utf-8", INDEX_HTML.into())
             .header("Cache-Control", "no-cache"),
@@ -80,6 +119,17 @@ fn answer(app: &App, route: Route) -> Response {
         Route::Status => api::status(app),
         Route::Connect => api::connect(app),
         Route::Disconnect => api::disconnect(app),
+        Route::Scenarios => scenarios::list(app),
+        Route::LoadGet(file, name) => scenarios::load_get(app, &file, &name),
+        Route::LoadPost => scenarios::load_post(app, &req.body),
+        Route::Steps => scenarios::steps(app),
+        Route::ExecuteStep(i) => scenarios::execute_step(app, &i),
+        Route::ExecuteAll => scenarios::execute_all(app),
+        Route::Stop => scenarios::stop(app),
+        Route::Logs => scenarios::logs(app),
+        Route::LogsClear => scenarios::logs_clear(app),
+        Route::LogsDownload => scenarios::logs_download(app),
+        Route::Input => scenarios::input(app, &req.body),
     }
 }
 
@@ -107,11 +157,36 @@ mod tests {
         assert_eq!(ok("GET", "/video_feed?t=5"), Route::Stream);
         assert_eq!(ok("GET", "/stream"), Route::Stream);
         assert_eq!(ok("POST", "/api/connect"), Route::Connect);
+        assert_eq!(
+            ok("GET", "/api/load/my%20demo.json/tour?x=1"),
+            Route::LoadGet("my%20demo.json".into(), "tour".into())
+        );
+        assert_eq!(
+            ok("GET", "/api/load/sub/a.json/tour"),
+            Route::LoadGet("sub/a.json".into(), "tour".into())
+        );
+        assert_eq!(
+            ok("POST", "/api/execute_step/3"),
+            Route::ExecuteStep("3".into())
+        );
+        assert_eq!(ok("POST", "/api/logs/clear"), Route::LogsClear);
+        assert_eq!(ok("POST", "/api/input"), Route::Input);
         let err = |m, t| resolve(&req(m, t)).unwrap_err();
         assert_eq!(err("GET", "/nope").status(), 404);
         assert_eq!(err("GET", "/?action=zoom").status(), 404);
         let r = err("GET", "/api/disconnect");
         assert_eq!((r.status(), r.header_value("allow")), (405, Some("POST")));
+        assert_eq!(err("GET", "/api/load/demo.json").status(), 404);
+        for (m, t, allow) in [
+            ("GET", "/api/execute_step/1", "POST"),
+            ("POST", "/api/load/a.json/b", "GET, HEAD"),
+            ("GET", "/api/input", "POST"),
+            ("GET", "/api/stop", "POST"),
+            ("POST", "/api/logs", "GET, HEAD"),
+        ] {
+            let r = err(m, t);
+            assert_eq!((r.status(), r.header_value("allow")), (405, Some(allow)));
+        }
         let r = err("DELETE", "/api/status");
         assert_eq!(
             (r.status(), r.header_value("allow")),

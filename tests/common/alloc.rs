@@ -105,3 +105,50 @@ impl Drop for TempFile {
         let _ = std::fs::remove_dir(temp_dir());
     }
 }
+
+/// A new directory in `temp_dir()` with its files, removed with them when
+/// dropped (kept when a test fails or with `VNCMON_KEEP_LOGS`).
+pub struct TempDir {
+    pub path: PathBuf,
+}
+
+impl TempDir {
+    /// A new empty directory named like `STEM-N`.
+    pub fn new(stem: &str) -> TempDir {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let _guard = FILES.lock().unwrap_or_else(|e| e.into_inner());
+        let path = temp_dir().join(format!("{stem}-dir-{n}"));
+        std::fs::create_dir_all(&path)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
+        TempDir { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `self/name` as a string, for command lines.
+    pub fn join(&self, name: &str) -> String {
+        self.path.join(name).display().to_string()
+    }
+
+    /// Writes `self/name`.
+    pub fn write(&self, name: &str, contents: &str) -> PathBuf {
+        let p = self.path.join(name);
+        std::fs::write(&p, contents)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", p.display()));
+        p
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::thread::panicking() || keep_files() {
+            return;
+        }
+        let _guard = FILES.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = std::fs::remove_dir_all(&self.path);
+        let _ = std::fs::remove_dir(temp_dir());
+    }
+}

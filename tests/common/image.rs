@@ -101,6 +101,34 @@ impl RgbImage {
         }
     }
 
+    /// The part of the image inside `r` (clipped to the image).
+    pub fn crop(&self, r: Rect) -> RgbImage {
+        let x0 = r.x.clamp(0, self.width as i64) as usize;
+        let y0 = r.y.clamp(0, self.height as i64) as usize;
+        let x1 = (r.x + r.w).clamp(0, self.width as i64) as usize;
+        let y1 = (r.y + r.h).clamp(0, self.height as i64) as usize;
+        let mut out = RgbImage::new(x1 - x0, y1 - y0, Rgb(0, 0, 0));
+        for y in y0..y1 {
+            for x in x0..x1 {
+                out.set(x - x0, y - y0, self.pixel(x, y));
+            }
+        }
+        out
+    }
+
+    /// The average colour inside `r`.
+    pub fn mean(&self, r: Rect) -> Rgb {
+        let part = self.crop(r);
+        let n = (part.width * part.height).max(1) as u64;
+        let mut sum = [0u64; 3];
+        for px in part.data.chunks_exact(3) {
+            for c in 0..3 {
+                sum[c] += u64::from(px[c]);
+            }
+        }
+        Rgb((sum[0] / n) as u8, (sum[1] / n) as u8, (sum[2] / n) as u8)
+    }
+
     /// Fraction of pixels (outside `exclude`) within `tolerance` of `c`.
     pub fn fraction_near(&self, c: Rgb, tolerance: u8, exclude: &[Rect]) -> f64 {
         let (mut near, mut total) = (0usize, 0usize);
@@ -196,4 +224,13 @@ pub fn psnr(a: &RgbImage, b: &RgbImage, exclude: &[Rect]) -> Result<f64, String>
     }
     let mse = sum as f64 / n as f64;
     Ok(10.0 * (255.0 * 255.0 / mse).log10())
+}
+
+/// Writes a solid red 180×64 JPEG (the size of a demo desktop button, a
+/// colour no demo button shows): a reference an `expect` step cannot match.
+pub fn write_red_jpeg(path: &std::path::Path) {
+    let data = [255u8, 0, 0].repeat(180 * 64);
+    jpeg_encoder::Encoder::new_file(path, 90)
+        .and_then(|e| e.encode(&data, 180, 64, jpeg_encoder::ColorType::Rgb))
+        .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
 }

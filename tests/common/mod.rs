@@ -8,6 +8,7 @@
 
 pub mod alloc;
 pub mod browser;
+pub mod engine;
 pub mod fake_rfb;
 pub mod http;
 pub mod image;
@@ -18,6 +19,7 @@ pub mod xwd;
 
 use std::time::{Duration, Instant};
 
+pub use alloc::{TempDir, TempFile};
 pub use http::{HttpResponse, MjpegStream, get, post};
 pub use image::{Rect, Rgb, RgbImage, decode_jpeg, psnr};
 pub use vncmon::Vncmon;

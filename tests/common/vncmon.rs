@@ -2,6 +2,7 @@
 //! 127.0.0.1:0`), ready once it prints `vncmon: serving http://ADDR/`,
 //! stopped by PID when dropped; helpers for its status, snapshot and stream.
 
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Environment variables vncmon reads; cleared so the test's own environment
 /// cannot change what is tested.
-const VARS: &[&str] = &[
+pub const VARS: &[&str] = &[
     "VNCMON_VNC",
     "VNCMON_PASSWORD_FILE",
     "VNCMON_LISTEN",
@@ -27,6 +28,10 @@ const VARS: &[&str] = &[
     "VNCMON_MAX_CONNECTIONS",
     "VNCMON_LOG_LEVEL",
     "VNCMON_DEMO",
+    "VNCMON_SCENARIOS",
+    "VNCMON_OUTPUT",
+    "VNCMON_VIEW_ONLY",
+    "VNCMON_CONNECT_TIMEOUT",
     "VNC_PASSWORD",
     "RUST_LOG",
 ];
@@ -98,6 +103,29 @@ impl Vncmon {
         )
     }
 
+    /// The demo desktop with scenarios from `scenarios` and screenshots
+    /// written to `output`, plus `extra` arguments.
+    pub fn demo_with(scenarios: &Path, output: &Path, extra: &[&str]) -> Vncmon {
+        let (s, o) = (
+            scenarios.display().to_string(),
+            output.display().to_string(),
+        );
+        let mut args = vec!["--demo", "--scenarios", &s, "--output", &o];
+        args.extend_from_slice(extra);
+        Vncmon::start(&args, None)
+    }
+
+    /// The demo desktop's `127.0.0.1:PORT` (started with `--demo`), read
+    /// from vncmon's log.
+    pub fn demo_addr(&self) -> String {
+        self.proc
+            .log()
+            .lines()
+            .find_map(|l| l.split("demo desktop listening on ").nth(1))
+            .map(|a| a.trim().to_string())
+            .unwrap_or_else(|| panic!("no demo address in the log:\n{}", self.log_tail()))
+    }
+
     pub fn pid(&self) -> u32 {
         self.proc.pid()
     }
@@ -167,15 +195,6 @@ impl Vncmon {
     pub fn stream(&self) -> MjpegStream {
         MjpegStream::open(&self.addr, "/video_feed")
             .unwrap_or_else(|e| panic!("{e}\n{}", self.proc.log_tail(40)))
-    }
-
-    /// The demo desktop's RFB address, from the log line `--demo` prints.
-    pub fn demo_addr(&self) -> String {
-        let log = self.log();
-        log.lines()
-            .find_map(|l| l.split("demo desktop listening on ").nth(1))
-            .map(|a| a.trim().to_string())
-            .unwrap_or_else(|| panic!("no demo desktop address in the log:\n{log}"))
     }
 
     /// Sends `signal` ("TERM", "INT") by PID and checks the clean stop: exit

@@ -377,6 +377,44 @@ impl Server {
         self.wait_window(&title);
     }
 
+    /// Opens an xterm at `(x, y)`, `(cols, rows)` characters big, running
+    /// `command` (it closes when the command ends) with `env` set, and waits
+    /// until it is on screen. Returns its process.
+    pub fn xterm_running(
+        &mut self,
+        (x, y): (usize, usize),
+        (cols, rows): (usize, usize),
+        env: &[(&str, &str)],
+        command: &[&str],
+    ) -> Proc {
+        let title = self.next_title();
+        let mut c = self.x_command("xterm");
+        c.args(["-geometry", &format!("{cols}x{rows}+{x}+{y}")]);
+        c.args(["-T", &title, "-fn", "fixed", "+sb", "-e"]);
+        c.args(command);
+        c.envs(env.iter().copied());
+        let p = Proc::spawn("xterm", &mut c).unwrap_or_else(|e| panic!("cannot run xterm: {e}"));
+        self.wait_window(&title);
+        p
+    }
+
+    /// Starts `xev` on the root window, logging pointer and key events
+    /// (no window manager runs, so the root window gets them), and waits
+    /// until it reports a pointer move.
+    pub fn xev_root(&self) -> Proc {
+        let mut c = self.x_command("xev");
+        c.args(["-root", "-event", "mouse", "-event", "keyboard"]);
+        let p = Proc::spawn("xev", &mut c).unwrap_or_else(|e| panic!("cannot run xev: {e}"));
+        let mut n = 0;
+        let ready = wait_until(Duration::from_secs(10), || {
+            n += 1;
+            self.x_run("xdotool", &["mousemove", &(n % 50 + 1).to_string(), "1"]);
+            p.log().contains("MotionNotify")
+        });
+        assert!(ready, "xev on {} reports nothing", self.display_name());
+        p
+    }
+
     /// Shows `img` in a window at (x, y) through `xwud`, and waits until it is on screen.
     pub fn show_image(&mut self, img: &RgbImage, x: usize, y: usize) {
         let title = self.next_title();

@@ -41,6 +41,9 @@ pub fn config() -> Config {
         demo: false,
         encodings: Vec::new(),
         max_connections: 16,
+        scenarios: "scenarios".into(),
+        output: "output".into(),
+        view_only: false,
     }
 }
 
@@ -53,11 +56,8 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn start(limits: Limits) -> TestServer {
-        let app = Arc::new(App {
-            hub: Arc::new(Hub::new()),
-            control: Control::new(),
-            config: Arc::new(config()),
-        });
+        let app =
+            Arc::new(App::new(Arc::new(Hub::new()), Control::new(), Arc::new(config())).unwrap());
         let handler: Arc<dyn Handler> = app.clone();
         Self::start_with(limits, app, handler)
     }
