@@ -29,7 +29,27 @@ cleanup() {
 }
 trap cleanup EXIT
 
-kib() { awk -v k="$1" '/^'"$1"':/ {print $2}' "/proc/$2/status"; }
+kib() { awk '/^'"$1"':/ {print $2}' "/proc/$2/status"; }
+
+# Resident KiB of the guest's own mappings in a qemu-user process: the guest
+# program's memory without qemu's. qemu maps guest address A at guest_base + A;
+# guest_base is where the binary's first LOAD segment landed, less its address.
+# A 32-bit guest lives in the 4 GiB above guest_base; a 64-bit guest, mapped
+# 1:1, below qemu's own heap and libraries (0x500000000000 on x86_64 hosts).
+guest_kib() {
+  local pid=$1 bin=$2 vaddr start lo hi sum=0 a kb
+  vaddr=$(readelf -lW "$bin" | awk '$1 == "LOAD" {print $3; exit}')
+  start=$(awk -v f="$(realpath "$bin")" '$6 == f {split($1, r, "-"); print r[1]; exit}' "/proc/$pid/maps")
+  [[ -n $vaddr && -n $start ]] || { echo "?"; return; }
+  lo=$(( 16#$start - (vaddr & ~0xfff) ))
+  if readelf -hW "$bin" | grep -q 'Class:.*ELF32'; then hi=$(( lo + (1 << 32) )); else hi=$(( 0x500000000000 )); fi
+  while read -r a kb; do
+    (( 16#$a >= lo && 16#$a < hi )) && sum=$(( sum + kb ))
+  done < <(awk '/^[0-9a-f]+-[0-9a-f]+ / {split($1, r, "-"); a = r[1]} /^Rss:/ {print a, $2}' "/proc/$pid/smaps")
+  echo "$sum"
+}
+
+mib() { [[ $1 == "?" ]] && { echo "?"; return; }; echo "$(($1 / 1024)).$((($1 % 1024) * 10 / 1024)) MiB"; }
 
 rows=()
 for run in "${runs[@]}"; do
@@ -57,20 +77,23 @@ for run in "${runs[@]}"; do
   done
   sleep "$secs"
   peak=$(kib VmHWM "$server")
+  guest="—"
+  [[ $runner == qemu-a* ]] && guest=$(mib "$(guest_kib "$server" "$bin")")
   wait "${client_pids[@]}" 2>/dev/null || true
   bytes=0
   for i in $(seq 1 "$clients"); do bytes=$((bytes + $(cat "$tmp/client.$i" 2>/dev/null || echo 0))); done
   kill -TERM "$server"
   wait "$server" || { echo "cross/rss.sh: $name did not exit 0 on SIGTERM" >&2; exit 1; }
   pids=()
-  rows+=("| $name | $((idle / 1024)).$(((idle % 1024) * 10 / 1024)) MiB | $((peak / 1024)).$(((peak % 1024) * 10 / 1024)) MiB | $((bytes / clients / secs / 1024)) KiB/s |")
-  echo "cross/rss.sh: $name: idle ${idle} KiB, peak ${peak} KiB, $((bytes / clients / secs / 1024)) KiB/s per client" >&2
+  rate=$((bytes / clients / secs / 1024))
+  rows+=("| $name | $(mib "$idle") | $(mib "$peak") | $guest | $rate KiB/s |")
+  echo "cross/rss.sh: $name: idle ${idle} KiB, peak ${peak} KiB, guest $guest, $rate KiB/s per client" >&2
 done
 
 {
   echo "Demo desktop (800×480, 30 fps cap), $clients MJPEG clients for $secs s; $(date -u +%Y-%m-%d)."
   echo
-  echo "| binary | RSS after start | peak RSS (VmHWM) | received per client |"
-  echo "|---|---|---|---|"
+  echo "| binary | RSS after start | peak RSS (VmHWM) | of it the ARM guest's own, at the end | received per client |"
+  echo "|---|---|---|---|---|"
   printf '%s\n' "${rows[@]}"
 } | tee "${1:-/dev/null}"
