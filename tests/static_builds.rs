@@ -1,7 +1,8 @@
 //! The one-file install: `cross/build.sh` builds stripped, fully static
 //! binaries for aarch64, armv7 and x86_64, and each one really runs — the ARM
 //! ones under qemu-user — answering `--version`, serving the demo desktop to a
-//! real MJPEG client that decodes the frames, reaching a VNC server by the
+//! real MJPEG client that decodes the frames, showing a click sent through
+//! `POST /api/input` in the frames that follow, reaching a VNC server by the
 //! name `localhost` and by a name from a hosts file, and stopping cleanly on
 //! SIGTERM. Needs what `cross/setup.sh` installs (`scripts/test.sh` runs it).
 
