@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command: installs the Debian packages the integration
-# tests need when a program is missing, then runs every test target.
+# tests need when a program is missing (cross/setup.sh for the static ARM
+# builds), then runs every test target.
 #   ./scripts/test.sh [extra cargo test args, e.g. a test name filter]
 # TEST_THREADS overrides the number of parallel tests per binary.
 set -euo pipefail
@@ -21,6 +22,9 @@ needs=(
   "/usr/share/fonts/X11/misc/fonts.dir:xfonts-base"
   "/usr/bin/chromium:chromium"
   "/usr/bin/chromedriver:chromium-driver"
+  "file:file"
+  "unshare:util-linux"
+  "systemd-analyze:systemd"
 )
 
 missing=()
@@ -47,6 +51,10 @@ if ((${#missing[@]})); then
   "${sudo[@]}" apt-get update
   "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
 fi
+
+# The static ARM builds and their emulator (tests/static_builds.rs): Debian's
+# rustc-web with the arm64/armhf std, cross gcc, qemu-user-static.
+./cross/setup.sh
 
 command -v cargo >/dev/null 2>&1 || {
   echo "test.sh: cargo not found: install Rust with rustup (https://rustup.rs)" >&2

@@ -18,4 +18,5 @@ pub mod runlog;
 pub mod runner;
 pub mod scenario;
 pub mod screen;
+pub mod shutdown;
 pub mod web;

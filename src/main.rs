@@ -13,6 +13,7 @@ use vncmon::demo::Demo;
 use vncmon::http::{self, Limits};
 use vncmon::hub::Hub;
 use vncmon::rfb::ConnectOptions;
+use vncmon::shutdown;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -40,6 +41,8 @@ fn main() -> ExitCode {
         }
     };
     vncmon::logger::init(cfg.log_level);
+    // Before any thread starts: every thread must block the signals.
+    let signals = shutdown::Signals::block();
 
     // Keep the demo server alive for the whole run.
     let _demo = if cfg.demo {
@@ -81,15 +84,27 @@ fn main() -> ExitCode {
         quality: cfg.quality,
         max_fps: cfg.max_fps,
     };
-    if let Err(e) = capture::spawn(opts, settings, hub.clone(), control.clone()) {
-        eprintln!("vncmon: cannot start the capture thread: {e}");
-        return ExitCode::FAILURE;
-    }
+    let capture_thread = match capture::spawn(opts, settings, hub.clone(), control.clone()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("vncmon: cannot start the capture thread: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let limits = Limits {
         max_connections: cfg.max_connections,
         ..Limits::default()
     };
-    let app = match App::new(hub, control, Arc::new(cfg)) {
+    let stop = Arc::new(AtomicBool::new(false));
+    shutdown::stop_on_signals(
+        signals,
+        shutdown::Stop {
+            flag: stop.clone(),
+            hub: hub.clone(),
+            control: control.clone(),
+        },
+    );
+    let app = match App::new(hub.clone(), control, Arc::new(cfg)) {
         Ok(a) => Arc::new(a),
         Err(e) => {
             eprintln!("vncmon: cannot start the scenario runner: {e}");
@@ -97,6 +112,8 @@ fn main() -> ExitCode {
         }
     };
     println!("vncmon: serving http://{url_addr}/");
-    http::serve(listener, limits, app, Arc::new(AtomicBool::new(false)));
+    http::serve(listener, limits, app, stop);
+    shutdown::finish(&hub, Some(capture_thread), Duration::from_millis(800));
+    log::info!("stopped");
     ExitCode::SUCCESS
 }

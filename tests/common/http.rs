@@ -322,6 +322,27 @@ impl MjpegStream {
         Ok(jpeg)
     }
 
+    /// Reads parts until the server closes the connection; returns how many
+    /// whole parts came first. An error when `timeout` passes first or the
+    /// stream breaks off inside a part's JPEG.
+    pub fn wait_closed(&mut self, timeout: Duration) -> Result<u64, String> {
+        let deadline = Instant::now() + timeout;
+        let mut parts = 0;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.next_jpeg(left) {
+                Ok(_) => parts += 1,
+                Err(e)
+                    if e.starts_with("connection closed") && !e.ends_with("a JPEG part")
+                        || e.starts_with("the stream ended") =>
+                {
+                    return Ok(parts);
+                }
+                Err(e) => return Err(format!("the stream did not end cleanly: {e}")),
+            }
+        }
+    }
+
     /// The next part, decoded.
     pub fn next_image(&mut self, timeout: Duration) -> Result<RgbImage, String> {
         decode_jpeg(&self.next_jpeg(timeout)?)

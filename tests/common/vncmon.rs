@@ -47,17 +47,28 @@ impl Vncmon {
     /// Runs vncmon with `args` (plus `--listen 127.0.0.1:0` unless given) and
     /// `VNC_PASSWORD` set to `password`; waits for its "serving" line.
     pub fn start(args: &[&str], password: Option<&str>) -> Vncmon {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vncmon"));
+        let envs: Vec<(&str, &str)> = password.map(|p| ("VNC_PASSWORD", p)).into_iter().collect();
+        Vncmon::start_program(&[env!("CARGO_BIN_EXE_vncmon")], args, &envs)
+    }
+
+    /// Like `start`, with another vncmon binary and environment: `program` is
+    /// the command before the arguments (e.g. `["qemu-aarch64-static",
+    /// "path/to/vncmon"]`), `envs` the variables set on top of a cleared
+    /// vncmon environment.
+    pub fn start_program(program: &[&str], args: &[&str], envs: &[(&str, &str)]) -> Vncmon {
+        let (first, rest) = program.split_first().expect("a program to run");
+        let mut cmd = Command::new(first);
+        cmd.args(rest);
         for v in VARS {
             cmd.env_remove(v);
         }
         cmd.args(args);
-        if !args.iter().any(|a| a.starts_with("--listen")) {
+        if !args.iter().any(|a| a.starts_with("--listen"))
+            && !envs.iter().any(|(k, _)| *k == "VNCMON_LISTEN")
+        {
             cmd.args(["--listen", "127.0.0.1:0"]);
         }
-        if let Some(pw) = password {
-            cmd.env("VNC_PASSWORD", pw);
-        }
+        cmd.envs(envs.iter().copied());
         let mut proc = Proc::spawn_watched("vncmon", &mut cmd)
             .unwrap_or_else(|e| panic!("cannot run vncmon: {e}"));
         let addr = wait_for(START_TIMEOUT, || {
@@ -123,6 +134,11 @@ impl Vncmon {
         self.proc.is_running()
     }
 
+    /// Waits up to `timeout` for vncmon to exit by itself.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        self.proc.wait_exit(timeout)
+    }
+
     pub fn log(&self) -> String {
         self.proc.log()
     }
@@ -179,6 +195,46 @@ impl Vncmon {
     pub fn stream(&self) -> MjpegStream {
         MjpegStream::open(&self.addr, "/video_feed")
             .unwrap_or_else(|e| panic!("{e}\n{}", self.proc.log_tail(40)))
+    }
+
+    /// Sends `signal` ("TERM", "INT") by PID and checks the clean stop: exit
+    /// status 0, every open stream closed by the server, the VNC session
+    /// closed on request. Returns the time from the signal to the exit.
+    pub fn stop_by_signal(&mut self, signal: &str, streams: Vec<MjpegStream>) -> Duration {
+        let sent = std::time::Instant::now();
+        let killed = Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(killed.success(), "kill -{signal} failed");
+        let status = self.wait_exit(Duration::from_secs(20));
+        let took = sent.elapsed();
+        let Some(status) = status else {
+            panic!(
+                "vncmon still runs 20 s after SIG{signal}:\n{}",
+                self.log_tail()
+            )
+        };
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "exit after SIG{signal}: {status}\n{}",
+            self.log_tail()
+        );
+        for (i, mut s) in streams.into_iter().enumerate() {
+            if let Err(e) = s.wait_closed(Duration::from_secs(10)) {
+                panic!("stream {i} after SIG{signal}: {e}\n{}", self.log_tail());
+            }
+        }
+        let log = self.log();
+        let said = |what: &dyn Fn(&str) -> bool| log.lines().any(what);
+        assert!(
+            said(&|l| l.contains(&format!("SIG{signal}: stopping")))
+                && said(&|l| l.contains("capture: session to ") && l.ends_with(" closed"))
+                && said(&|l| l.ends_with("INFO  vncmon: stopped")),
+            "the log does not show the signal, the session closed and the stop:\n{log}"
+        );
+        took
     }
 
     /// vncmon's last log lines, for failure messages.
