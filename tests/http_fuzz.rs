@@ -22,6 +22,15 @@ const SEEDS: &[&[u8]] = &[
     b"POST /api/connect HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}",
     b"POST /api/disconnect HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 0\r\n\r\n",
     b"GET /api/status?x=1&y=%zz HTTP/1.1\r\nHost: pi\r\nExpect: 100-continue\r\n\r\n",
+    b"GET /api/scenarios HTTP/1.1\r\nHost: pi\r\n\r\n",
+    b"GET /api/load/demo.json/tour HTTP/1.1\r\nHost: pi\r\n\r\n",
+    b"GET /api/load/demo%2Ejson/but%74ons HTTP/1.1\r\nHost: pi\r\n\r\n",
+    b"POST /api/load HTTP/1.1\r\nContent-Length: 37\r\n\r\n{\"file\":\"demo.json\",\"name\":\"buttons\"}",
+    b"GET /api/steps HTTP/1.1\r\nHost: pi\r\n\r\n",
+    b"POST /api/input HTTP/1.1\r\nContent-Length: 32\r\n\r\n{\"action\":\"click\",\"x\":10,\"y\":20}",
+    b"POST /api/input HTTP/1.1\r\nContent-Length: 36\r\n\r\n[{\"action\":\"type\",\"text\":\"a\\u00e9\"}]",
+    b"POST /api/stop HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+    b"GET /api/logs/download HTTP/1.1\r\nHost: pi\r\n\r\n",
 ];
 
 const NASTY: &[&[u8]] = &[
@@ -105,7 +114,7 @@ fn mutated_requests_get_wellformed_answers_and_never_a_500() {
     s.hub().publish(jpeg(32, 16, 3), 32, 16);
     let mut rng = Rng(0x5EED_1234_ABCD_0001);
     let mut seen: BTreeMap<u16, usize> = BTreeMap::new();
-    for i in 0..800 {
+    for i in 0..1500 {
         let raw = if i % 10 == 9 {
             (0..rng.below(300)).map(|_| rng.byte()).collect()
         } else {
