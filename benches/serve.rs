@@ -378,7 +378,14 @@ struct Server {
 impl Server {
     fn start() -> Server {
         let mut child = Command::new(BIN)
-            .args(["--demo", "--listen", "127.0.0.1:0"])
+            // Every bench client comes from loopback: lift the per-client cap.
+            .args([
+                "--demo",
+                "--listen",
+                "127.0.0.1:0",
+                "--max-per-client",
+                "1000",
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -20,6 +20,8 @@ pub struct Config {
     /// Encodings sent in SetEncodings, pseudo-encodings included.
     pub encodings: Vec<i32>,
     pub max_connections: usize,
+    /// Live connections from one client address.
+    pub max_per_client: usize,
     /// Where scenario files are looked up.
     pub scenarios: String,
     /// Where `screenshot` steps write.
@@ -122,6 +124,13 @@ const FLAGS: &[Flag] = &[
         env: "VNCMON_MAX_CONNECTIONS",
         value: "N",
         help: "live HTTP connections served at once; more get 503 [default: 64]",
+        scope: Scope::Serve,
+    },
+    Flag {
+        long: "--max-per-client",
+        env: "VNCMON_MAX_PER_CLIENT",
+        value: "N",
+        help: "live HTTP connections from one IP address; more get 503 [default: 32]",
         scope: Scope::Serve,
     },
     Flag {
@@ -380,6 +389,8 @@ pub fn parse(
     let max_fps = number(get("--max-fps"), "--max-fps", 30, 1, 120)? as u32;
     let max_connections =
         number(get("--max-connections"), "--max-connections", 64, 1, 10_000)? as usize;
+    let max_per_client =
+        number(get("--max-per-client"), "--max-per-client", 32, 1, 10_000)? as usize;
     let log_level = log_level(&sc, env, log::LevelFilter::Info)?;
     let encodings =
         parse_encodings(&get("--encodings").unwrap_or_else(|| DEFAULT_ENCODINGS.into()))?;
@@ -393,6 +404,7 @@ pub fn parse(
         demo,
         encodings,
         max_connections,
+        max_per_client,
         scenarios: get("--scenarios").unwrap_or_else(|| DEFAULT_SCENARIOS.into()),
         output: get("--output").unwrap_or_else(|| DEFAULT_OUTPUT.into()),
         view_only,
@@ -589,6 +601,12 @@ mod tests {
             (DEFAULT_LISTEN, 80, 30)
         );
         assert_eq!(c.log_level, log::LevelFilter::Info);
+        assert_eq!((c.max_connections, c.max_per_client), (64, 32));
+        let c = cfg(
+            &["--demo", "--max-per-client", "4"],
+            &[("VNCMON_MAX_PER_CLIENT", "9")],
+        );
+        assert_eq!(c.max_per_client, 4);
         let c = cfg(
             &["--quality=50"],
             &[

@@ -93,6 +93,7 @@ fn main() -> ExitCode {
     };
     let limits = Limits {
         max_connections: cfg.max_connections,
+        max_per_client: cfg.max_per_client,
         ..Limits::default()
     };
     let stop = Arc::new(AtomicBool::new(false));

@@ -168,6 +168,35 @@ fn past_the_connection_cap_the_answer_is_503() {
 }
 
 #[test]
+fn one_client_cannot_take_every_slot() {
+    let s = TestServer::start(Limits {
+        max_connections: 8,
+        max_per_client: 2,
+        ..test_limits()
+    });
+    let a = open_stream(&s, "/video_feed");
+    let _b = open_stream(&s, "/video_feed");
+    wait_until("two viewers", || s.hub().clients() == 2);
+    // The third connection from this address is refused although slots are free.
+    let r = get(s.addr, "GET", "/api/status");
+    assert_eq!(r.status, 503);
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("from your address"),
+        "{}",
+        r.json()
+    );
+    assert_eq!(r.header("retry-after"), Some("1"));
+    // Its slot is given back when a connection ends.
+    drop(a);
+    wait_until("a freed slot for this address", || {
+        get(s.addr, "GET", "/api/status").status == 200
+    });
+}
+
+#[test]
 fn an_oversized_head_gets_431() {
     let s = TestServer::start(test_limits());
     let mut c = s.client();

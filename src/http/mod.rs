@@ -25,6 +25,9 @@ pub use response::{Body, Response, Sink, StreamFn, reason};
 pub struct Limits {
     /// Connections served at once; more are answered 503 and closed.
     pub max_connections: usize,
+    /// Connections from one IP address served at once (503 past it), so one
+    /// client cannot take every slot.
+    pub max_per_client: usize,
     /// Longest wait for a request head (also the idle keep-alive time) and,
     /// separately, for its body.
     pub read_timeout: Duration,
@@ -40,6 +43,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_connections: 64,
+            max_per_client: 32,
             read_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(10),
             max_head: 16 * 1024,

@@ -1,11 +1,13 @@
-//! The accept loop and the per-connection thread: the live-connection cap,
-//! socket timeouts, keep-alive, graceful close after errors, panic isolation.
+//! The accept loop and the per-connection thread: the live-connection caps
+//! (in all and per client address), socket timeouts, keep-alive, graceful
+//! close after errors, panic isolation.
 
+use std::collections::HashMap;
 use std::io::{ErrorKind, Read};
-use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -45,6 +47,44 @@ impl Drop for Slot {
     }
 }
 
+/// Live connections per client address.
+#[derive(Default)]
+struct PerClient(Mutex<HashMap<IpAddr, usize>>);
+
+/// One connection of a client address; gives it back when dropped.
+struct ClientSlot {
+    table: Arc<PerClient>,
+    ip: IpAddr,
+}
+
+impl PerClient {
+    /// Takes a slot for `ip` if it has fewer than `max`.
+    fn take(table: &Arc<PerClient>, ip: IpAddr, max: usize) -> Option<ClientSlot> {
+        let mut counts = table.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = counts.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(ClientSlot {
+            table: table.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut counts = self.table.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = counts.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&self.ip);
+            }
+        }
+    }
+}
+
 /// See `super::serve_with`.
 pub(crate) fn run(
     listener: TcpListener,
@@ -65,6 +105,7 @@ pub(crate) fn run(
     }
     let limits = Arc::new(limits);
     let live = Arc::new(AtomicUsize::new(0));
+    let per_client = Arc::new(PerClient::default());
     let rejecting = Arc::new(AtomicUsize::new(0));
     let mut errors = ErrorLog::default();
     while !stop.load(Ordering::Acquire) {
@@ -74,9 +115,23 @@ pub(crate) fn run(
                     break;
                 }
                 errors.recovered();
+                // An IPv4 client reaching a dual-stack listener counts as itself.
+                let ip = peer.ip().to_canonical();
+                let Some(client) = PerClient::take(&per_client, ip, limits.max_per_client) else {
+                    let why = "too many connections from your address; close some streams or tabs";
+                    reject(stream, peer, &rejecting, why);
+                    continue;
+                };
                 match Slot::take(&live, limits.max_connections) {
-                    Some(slot) => spawn_connection(stream, peer, slot, &limits, &handler, &stop),
-                    None => reject(stream, peer, &rejecting),
+                    Some(slot) => {
+                        spawn_connection(stream, peer, (slot, client), &limits, &handler, &stop)
+                    }
+                    None => reject(
+                        stream,
+                        peer,
+                        &rejecting,
+                        "too many connections; try again shortly",
+                    ),
                 }
             }
             Err(e)
@@ -167,7 +222,7 @@ fn spawn_waker(addr: SocketAddr, stop: Arc<AtomicBool>, done: Arc<AtomicBool>) {
 fn spawn_connection(
     stream: TcpStream,
     peer: SocketAddr,
-    slot: Slot,
+    slots: (Slot, ClientSlot),
     limits: &Arc<Limits>,
     handler: &Arc<dyn Handler>,
     stop: &Arc<AtomicBool>,
@@ -176,7 +231,7 @@ fn spawn_connection(
     let spawned = thread::Builder::new()
         .name("http-conn".into())
         .spawn(move || {
-            let _slot = slot;
+            let _slots = slots;
             serve_connection(&stream, peer, &limits, handler.as_ref(), &stop);
         });
     // On failure the closure, with the stream and the slot, is dropped here.
@@ -185,20 +240,20 @@ fn spawn_connection(
     }
 }
 
-/// Answers 503 past the connection cap, from a short-lived thread so the
+/// Answers 503 past a connection cap, from a short-lived thread so the
 /// accept loop never waits on a client.
-fn reject(stream: TcpStream, peer: SocketAddr, rejecting: &Arc<AtomicUsize>) {
+fn reject(stream: TcpStream, peer: SocketAddr, rejecting: &Arc<AtomicUsize>, why: &'static str) {
     let Some(slot) = Slot::take(rejecting, MAX_REJECTING) else {
         log::debug!("http: too many connections, closing {peer} without an answer");
         return;
     };
-    log::debug!("http: connection cap reached, answering 503 to {peer}");
+    log::debug!("http: answering 503 to {peer}: {why}");
     let spawned = thread::Builder::new()
         .name("http-reject".into())
         .spawn(move || {
             let _slot = slot;
             let _ = stream.set_write_timeout(Some(LINGER));
-            let resp = Response::error(503, "too many connections; try again shortly");
+            let resp = Response::error(503, why).header("Retry-After", "1");
             if resp.send(&stream, false, false).is_ok() {
                 linger_close(&stream, LINGER);
             }

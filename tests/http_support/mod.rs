@@ -41,6 +41,7 @@ pub fn config() -> Config {
         demo: false,
         encodings: Vec::new(),
         max_connections: 16,
+        max_per_client: 16,
         scenarios: "scenarios".into(),
         output: "output".into(),
         view_only: false,
