@@ -432,6 +432,36 @@ fn raw_rectangle_is_drawn() {
     server.join().unwrap();
 }
 
+/// One update of `n` full-screen CopyRects (source at the origin) on a 16×16 screen.
+fn full_screen_copies(n: u16) -> Vec<u8> {
+    let mut m = vec![0, 0];
+    m.extend_from_slice(&n.to_be_bytes());
+    for _ in 0..n {
+        for v in [0u16, 0, 16, 16] {
+            m.extend_from_slice(&v.to_be_bytes());
+        }
+        m.extend_from_slice(&1i32.to_be_bytes());
+        m.extend_from_slice(&[0, 0, 0, 0]);
+    }
+    m
+}
+
+#[test]
+fn copyrects_may_copy_four_screens_per_update_not_more() {
+    let (mut s, mut screen, server) = session_with(16, 16, |p| {
+        p.send(&full_screen_copies(4))?;
+        p.send(&full_screen_copies(5))
+    });
+    assert_eq!(s.read_message(&mut screen).unwrap(), Event::Update);
+    let e = s.read_message(&mut screen).unwrap_err();
+    assert!(
+        matches!(&e, RfbError::Protocol(m) if m.contains("CopyRect")),
+        "{e:?}"
+    );
+    drop(s);
+    let _ = server.join();
+}
+
 #[test]
 fn raw_rectangle_past_the_framebuffer() {
     let (mut s, mut screen, server) = session_with(16, 16, |p| {

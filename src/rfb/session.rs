@@ -8,10 +8,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::rfb::RfbError;
 use crate::rfb::encodings::{Decoders, RectResult};
 use crate::rfb::handshake::handshake;
 use crate::rfb::msg::{self, read_capped, read_i32, read_u8, read_u16, read_u32, skip};
+use crate::rfb::{RfbError, enc};
 use crate::screen::{Rect, Screen};
 
 /// How long a write may block before the session counts as dead.
@@ -25,6 +25,10 @@ const STALL_TIMEOUT: Duration = Duration::from_secs(30);
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest ServerCutText accepted.
 const CUT_TEXT_CAP: u32 = 1024 * 1024;
+/// CopyRects of one update may move at most this many screens of pixels.
+/// Real servers copy a moved window or a scrolled region, well under one
+/// screen; without a budget 16 bytes could cost a 64 MB memmove, 65535 times.
+const COPY_BUDGET: u64 = 4;
 
 /// How to reach and talk to the server.
 #[derive(Clone, Debug)]
@@ -223,9 +227,19 @@ impl Session {
             0 => {
                 let _padding = read_u8(r)?;
                 let count = read_u16(r)?;
+                let mut copied: u64 = 0;
                 for _ in 0..count {
                     let rect = Rect::new(read_u16(r)?, read_u16(r)?, read_u16(r)?, read_u16(r)?);
                     let encoding = read_i32(r)?;
+                    if encoding == enc::COPYRECT {
+                        copied += u64::from(rect.w) * u64::from(rect.h);
+                        let screen_px = u64::from(screen.width()) * u64::from(screen.height());
+                        if copied > COPY_BUDGET * screen_px.max(1) {
+                            return Err(RfbError::protocol(format!(
+                                "CopyRect: one update copies more than {COPY_BUDGET} screens of pixels"
+                            )));
+                        }
+                    }
                     match self.rects.iter_mut().find(|(e, _)| *e == encoding) {
                         Some((_, n)) => *n += 1,
                         None => self.rects.push((encoding, 1)),
