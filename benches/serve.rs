@@ -2,7 +2,9 @@
 //! on the real binary. Starts `vncmon --demo --listen 127.0.0.1:0` (by PID),
 //! reads its CPU time and RSS from /proc while 0, 1, 8 and 32 MJPEG clients
 //! read /video_feed as fast as they can, then times bursts of /snapshot.jpg
-//! against /api/status. Every process is killed by its PID when done.
+//! against /api/status, then how long a click through `POST /api/input`
+//! takes to show in the stream, against the stream's frame interval. Every
+//! process is killed by its PID when done.
 
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -13,6 +15,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
+
+use zune_jpeg::JpegDecoder;
+use zune_jpeg::zune_core::bytestream::ZCursor;
+use zune_jpeg::zune_core::colorspace::ColorSpace;
+use zune_jpeg::zune_core::options::DecoderOptions;
 
 const BIN: &str = env!("CARGO_BIN_EXE_vncmon");
 const CLIENTS: [usize; 4] = [0, 1, 8, 32];
@@ -27,6 +34,12 @@ const CLIENTS_SETTLE: Duration = Duration::from_millis(500);
 const BURST: usize = 10_000;
 const BURST_CONNECTIONS: usize = 8;
 const BURST_ROUNDS: usize = 5;
+/// Clicks timed from `POST /api/input` to the first frame showing them.
+const CLICKS: usize = 40;
+/// The demo's Alpha button (a left click toggles it) and a pixel of its
+/// background, away from the label.
+const ALPHA_CENTER: (u16, u16) = (106, 340);
+const ALPHA_PIXEL: (usize, usize) = (30, 316);
 
 fn main() {
     println!(
@@ -49,6 +62,7 @@ fn main() {
     }
     print_fanout(&runs);
     burst_table();
+    input_latency_table();
     println!("load average after: {}", loadavg());
 }
 
@@ -330,42 +344,184 @@ impl Viewer {
     }
 }
 
-/// Reads /video_feed part by part (skipping each JPEG by its
-/// Content-Length) until the connection ends.
-fn read_stream(mut stream: TcpStream, frames: &AtomicU64, bytes: &AtomicU64) -> io::Result<()> {
-    stream.write_all(b"GET /video_feed HTTP/1.1\r\nHost: bench\r\n\r\n")?;
-    let mut r = BufReader::with_capacity(256 * 1024, stream);
-    let mut line = Vec::new();
-    // The response head, then parts: boundary, headers, blank line, JPEG.
-    loop {
-        line.clear();
-        if r.read_until(b'\n', &mut line)? == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        if line == b"\r\n" {
-            break;
+/// An MJPEG client's side of /video_feed, part by part.
+struct Parts {
+    r: BufReader<TcpStream>,
+    line: Vec<u8>,
+}
+
+impl Parts {
+    /// Asks for the stream and reads the response head.
+    fn open(mut stream: TcpStream) -> io::Result<Parts> {
+        stream.write_all(b"GET /video_feed HTTP/1.1\r\nHost: bench\r\n\r\n")?;
+        let mut p = Parts {
+            r: BufReader::with_capacity(256 * 1024, stream),
+            line: Vec::new(),
+        };
+        loop {
+            if !p.read_line()? {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            if p.line == b"\r\n" {
+                return Ok(p);
+            }
         }
     }
-    loop {
+
+    fn read_line(&mut self) -> io::Result<bool> {
+        self.line.clear();
+        Ok(self.r.read_until(b'\n', &mut self.line)? > 0)
+    }
+
+    /// Reads the next part's headers: its JPEG's length, None at the end.
+    fn next_len(&mut self) -> io::Result<Option<u64>> {
         let mut len = None;
         loop {
-            line.clear();
-            if r.read_until(b'\n', &mut line)? == 0 {
-                return Ok(());
+            if !self.read_line()? {
+                return Ok(None);
             }
-            let text = String::from_utf8_lossy(&line);
+            let text = String::from_utf8_lossy(&self.line);
             if let Some(v) = header(text.trim_end(), "content-length") {
                 len = v.parse::<u64>().ok();
-            } else if line == b"\r\n" && len.is_some() {
-                break;
+            } else if self.line == b"\r\n" && len.is_some() {
+                return Ok(len);
             }
         }
-        let len = len.unwrap_or_default();
-        if io::copy(&mut (&mut r).take(len), &mut io::sink())? < len {
+    }
+
+    /// Skips the next JPEG; its length, None at the end.
+    fn skip(&mut self) -> io::Result<Option<u64>> {
+        let Some(len) = self.next_len()? else {
+            return Ok(None);
+        };
+        if io::copy(&mut (&mut self.r).take(len), &mut io::sink())? < len {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
+        Ok(Some(len))
+    }
+
+    /// The next JPEG.
+    fn jpeg(&mut self) -> io::Result<Vec<u8>> {
+        let len = self.next_len()?.ok_or(io::ErrorKind::UnexpectedEof)?;
+        let mut jpeg = vec![0; len as usize];
+        self.r.read_exact(&mut jpeg)?;
+        Ok(jpeg)
+    }
+}
+
+/// Reads /video_feed part by part, skipping each JPEG, until the connection ends.
+fn read_stream(stream: TcpStream, frames: &AtomicU64, bytes: &AtomicU64) -> io::Result<()> {
+    let mut parts = Parts::open(stream)?;
+    while let Some(len) = parts.skip()? {
         bytes.fetch_add(len, Ordering::AcqRel);
         frames.fetch_add(1, Ordering::AcqRel);
+    }
+    Ok(())
+}
+
+/// Click → picture: `CLICKS` clicks on the demo's Alpha button through
+/// `POST /api/input`, each timed from the request to the first streamed frame
+/// whose button colour changed. The reference is the stream's own frame
+/// interval, measured on the same connection just before.
+fn input_latency_table() {
+    let server = Server::start();
+    thread::sleep(SETTLE);
+    let mut parts = Parts::open(connect(server.addr).expect("connect")).expect("open the stream");
+    let mut intervals = Vec::new();
+    parts.skip().expect("a frame");
+    let mut last = Instant::now();
+    for _ in 0..60 {
+        parts.skip().expect("a frame");
+        let now = Instant::now();
+        intervals.push(now.duration_since(last).as_secs_f64());
+        last = now;
+    }
+    let mut latencies = Vec::new();
+    let body = format!(
+        r#"{{"action":"click","x":{},"y":{}}}"#,
+        ALPHA_CENTER.0, ALPHA_CENTER.1
+    );
+    for _ in 0..CLICKS {
+        let before = alpha_colour(&parts.jpeg().expect("a frame"));
+        let start = Instant::now();
+        post(server.addr, "/api/input", &body).expect("POST /api/input");
+        loop {
+            let now = alpha_colour(&parts.jpeg().expect("a frame"));
+            if distance(now, before) > 60 {
+                latencies.push(start.elapsed().as_secs_f64());
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "the click never showed"
+            );
+        }
+    }
+    drop(server);
+    let interval = median(intervals);
+    let p90 = {
+        let mut l = latencies.clone();
+        l.sort_by(f64::total_cmp);
+        l[l.len() * 9 / 10]
+    };
+    let med = median(latencies);
+    println!();
+    println!(
+        "input: {CLICKS} clicks through POST /api/input, each timed until a streamed frame \
+         shows it; ratio = / the stream's median frame interval on the same connection"
+    );
+    println!("  {:<22} {:>8} {:>8}", "", "ms", "ratio");
+    println!(
+        "  {:<22} {:>8.1} {:>7.2}x",
+        "frame interval",
+        interval * 1e3,
+        1.0
+    );
+    println!(
+        "  {:<22} {:>8.1} {:>7.2}x",
+        "click → frame, median",
+        med * 1e3,
+        med / interval
+    );
+    println!(
+        "  {:<22} {:>8.1} {:>7.2}x",
+        "click → frame, p90",
+        p90 * 1e3,
+        p90 / interval
+    );
+}
+
+/// The RGB colour of `ALPHA_PIXEL` in a streamed frame.
+fn alpha_colour(jpeg: &[u8]) -> [u8; 3] {
+    let options = DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::RGB);
+    let mut dec = JpegDecoder::new_with_options(ZCursor::new(jpeg), options);
+    let rgb = dec.decode().expect("a streamed frame decodes");
+    let width = dec.info().expect("header info").width as usize;
+    let i = (ALPHA_PIXEL.1 * width + ALPHA_PIXEL.0) * 3;
+    [rgb[i], rgb[i + 1], rgb[i + 2]]
+}
+
+fn distance(a: [u8; 3], b: [u8; 3]) -> u32 {
+    a.iter()
+        .zip(b)
+        .map(|(&x, y)| u32::from(x.abs_diff(y)))
+        .sum()
+}
+
+/// One POST on a fresh connection; the answer must be a 200.
+fn post(addr: SocketAddr, path: &str, body: &str) -> io::Result<()> {
+    let mut s = connect(addr)?;
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer)?;
+    if answer.starts_with("HTTP/1.1 200") {
+        Ok(())
+    } else {
+        Err(io::Error::other(answer))
     }
 }
 
