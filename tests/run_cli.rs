@@ -128,7 +128,7 @@ fn the_files_connection_block_gives_server_and_password() {
     assert!(r.2.to_lowercase().contains("auth"), "{}", r.2);
     dir.write(
         "nopw.json",
-        &format!(r#"{{"connection": {{"host": "{host}", "port": {port}}}, "scenarios": {{"one": [{{"action": "connect"}}]}}}}"#),
+        format!(r#"{{"connection": {{"host": "{host}", "port": {port}}}, "scenarios": {{"one": [{{"action": "connect"}}]}}}}"#),
     );
     let r = vncmon_run(&[&dir.join("nopw.json"), "one"], None);
     expect_code(4, &r);

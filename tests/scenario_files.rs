@@ -3,34 +3,16 @@
 //! to leave the scenarios directory are refused, and `POST /api/input`
 //! bodies are checked the same way.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+mod common;
+
+use common::TempDir;
 use vncmon::scenario::{Library, LoadErrorKind, parse_input};
 
-/// A fresh scenarios directory, removed when dropped.
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(tag: &str) -> Dir {
-        let d = std::env::temp_dir().join(format!("vncmon-scen-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).expect("temp dir");
-        Dir(d)
-    }
-    fn write(&self, name: &str, text: &[u8]) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::write(&p, text).expect("write");
-        p
-    }
-    fn lib(&self) -> Library {
-        Library::new(&self.0)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// The scenarios library over a test directory.
+fn lib(d: &TempDir) -> Library {
+    Library::new(d.path())
 }
 
 fn one(steps: &str) -> String {
@@ -43,7 +25,7 @@ wait_until_still, expect";
 
 #[test]
 fn bad_files_give_precise_errors() {
-    let d = Dir::new("bad");
+    let d = TempDir::new("bad");
     d.write("garbage.png", b"not an image");
     let cases: Vec<(String, &str, String)> = vec![
         (
@@ -197,7 +179,7 @@ fn bad_files_give_precise_errors() {
     ];
     for (text, name, want) in &cases {
         d.write("f.json", text.as_bytes());
-        let got = d.lib().load("f.json", name, None).map(|s| s.steps.len());
+        let got = lib(&d).load("f.json", name, None).map(|s| s.steps.len());
         match got {
             Err(e) => {
                 assert_eq!(&e.to_string(), want, "for {text}");
@@ -212,7 +194,7 @@ fn bad_files_give_precise_errors() {
         }
         // The listing shows the same error, once for the whole file.
         if !want.contains("no scenario") {
-            let list = d.lib().list();
+            let list = lib(&d).list();
             assert_eq!(list.len(), 1, "{list:?}");
             assert_eq!(list[0].error.as_deref(), Some(want.as_str()));
             assert_eq!((list[0].name.as_deref(), list[0].steps), (None, 0));
@@ -222,7 +204,7 @@ fn bad_files_give_precise_errors() {
 
 #[test]
 fn coordinates_are_checked_against_the_screen() {
-    let d = Dir::new("screen");
+    let d = TempDir::new("screen");
     d.write(
         "f.json",
         one("{\"action\": \"click\", \"x\": 10, \"y\": 10}, \
@@ -230,13 +212,12 @@ fn coordinates_are_checked_against_the_screen() {
              {\"action\": \"wait_for_change\", \"region\": [700, 0, 101, 10]}")
         .as_bytes(),
     );
-    let e = d.lib().load("f.json", "s", Some((800, 480))).unwrap_err();
+    let e = lib(&d).load("f.json", "s", Some((800, 480))).unwrap_err();
     assert_eq!(
         e.to_string(),
         "f.json: scenario \"s\": step 2: (799, 480) is off the 800x480 screen"
     );
-    let s = d
-        .lib()
+    let s = lib(&d)
         .load("f.json", "s", None)
         .expect("loads without a screen");
     assert_eq!(
@@ -248,7 +229,7 @@ fn coordinates_are_checked_against_the_screen() {
 
 #[test]
 fn good_file_loads_with_labels() {
-    let d = Dir::new("good");
+    let d = TempDir::new("good");
     let text = r#"{
       "description": "every action",
       "connection": {"protocol": "vnc", "host": "example", "port": 5901, "password": "pw"},
@@ -277,8 +258,7 @@ fn good_file_loads_with_labels() {
       }
     }"#;
     d.write("f.json", text.as_bytes());
-    let s = d
-        .lib()
+    let s = lib(&d)
         .load("f.json", "all", Some((800, 480)))
         .expect("loads");
     let c = s.connection.clone().expect("connection");
@@ -312,7 +292,7 @@ fn good_file_loads_with_labels() {
         ]
     );
     assert_eq!(s.steps[3].json["x"], 640);
-    let list = d.lib().list();
+    let list = lib(&d).list();
     assert_eq!(list.len(), 1);
     assert_eq!(
         (
@@ -328,17 +308,18 @@ fn good_file_loads_with_labels() {
 
 #[test]
 fn names_leaving_the_directory_are_refused() {
-    let outer = Dir::new("outer");
-    let d = Dir::new("lib");
+    let outer = TempDir::new("outer");
+    let d = TempDir::new("lib");
     let good = one("{\"action\": \"connect\"}");
     outer.write("secret.json", good.as_bytes());
     d.write("ok.json", good.as_bytes());
-    std::os::unix::fs::symlink(outer.0.join("secret.json"), d.0.join("out.json")).expect("symlink");
-    std::os::unix::fs::symlink(d.0.join("ok.json"), d.0.join("in.json")).expect("symlink");
-    let secret = outer.0.join("secret.json").display().to_string();
+    std::os::unix::fs::symlink(outer.path.join("secret.json"), d.path.join("out.json"))
+        .expect("symlink");
+    std::os::unix::fs::symlink(d.path.join("ok.json"), d.path.join("in.json")).expect("symlink");
+    let secret = outer.path.join("secret.json").display().to_string();
     let up = format!(
         "../{}/secret.json",
-        outer.0.file_name().unwrap().to_string_lossy()
+        outer.path.file_name().unwrap().to_string_lossy()
     );
     for name in [
         "..",
@@ -350,7 +331,7 @@ fn names_leaving_the_directory_are_refused() {
         "out.json",
         "",
     ] {
-        let e = d.lib().load(name, "s", None).unwrap_err();
+        let e = lib(&d).load(name, "s", None).unwrap_err();
         assert_eq!(e.kind, LoadErrorKind::Refused, "{name}: {e}");
         assert_eq!(
             e.to_string(),
@@ -358,21 +339,21 @@ fn names_leaving_the_directory_are_refused() {
         );
     }
     assert_eq!(
-        d.lib()
+        lib(&d)
             .load("in.json", "s", None)
             .expect("link inside")
             .steps
             .len(),
         1
     );
-    let e = d.lib().load("nope.json", "s", None).unwrap_err();
+    let e = lib(&d).load("nope.json", "s", None).unwrap_err();
     assert_eq!(e.kind, LoadErrorKind::NotFound);
     assert_eq!(
         e.to_string(),
-        format!("nope.json: no such file in {}", d.0.display())
+        format!("nope.json: no such file in {}", d.path.display())
     );
     // The listing names the link that leaves, with its error.
-    let list = d.lib().list();
+    let list = lib(&d).list();
     let files: Vec<(&str, Option<&str>)> = list
         .iter()
         .map(|l| (l.file.as_str(), l.error.as_deref()))
@@ -392,8 +373,8 @@ fn names_leaving_the_directory_are_refused() {
 
 #[test]
 fn expect_images_stay_in_the_file_directory() {
-    let outer = Dir::new("img-outer");
-    let d = Dir::new("img");
+    let outer = TempDir::new("img-outer");
+    let d = TempDir::new("img");
     let png = vncmon::scenario::Picture {
         width: 2,
         height: 2,
@@ -403,17 +384,17 @@ fn expect_images_stay_in_the_file_directory() {
     .expect("png");
     outer.write("x.png", &png);
     d.write("in.png", &png);
-    std::os::unix::fs::symlink(outer.0.join("x.png"), d.0.join("out.png")).expect("symlink");
+    std::os::unix::fs::symlink(outer.path.join("x.png"), d.path.join("out.png")).expect("symlink");
     let step = |img: &str| {
         one(&format!(
             "{{\"action\": \"expect\", \"image\": \"{img}\", \"region\": [0, 0, 2, 2]}}"
         ))
     };
     d.write("f.json", step("in.png").as_bytes());
-    assert!(d.lib().load("f.json", "s", None).is_ok());
+    assert!(lib(&d).load("f.json", "s", None).is_ok());
     d.write("f.json", step("out.png").as_bytes());
     assert_eq!(
-        d.lib().load("f.json", "s", None).unwrap_err().to_string(),
+        lib(&d).load("f.json", "s", None).unwrap_err().to_string(),
         "f.json: scenario \"s\": step 1: expect: \"image\" \"out.png\" leads outside the scenario file's directory"
     );
     // A reference that does not fit its region.
@@ -422,7 +403,7 @@ fn expect_images_stay_in_the_file_directory() {
         one("{\"action\": \"expect\", \"image\": \"in.png\", \"region\": [0, 0, 3, 2]}").as_bytes(),
     );
     assert_eq!(
-        d.lib().load("f.json", "s", None).unwrap_err().to_string(),
+        lib(&d).load("f.json", "s", None).unwrap_err().to_string(),
         "f.json: scenario \"s\": step 1: expect: \"in.png\" is 2x2 but the region [0, 0, 3x2] is 3x2"
     );
     // Without a region, the reference must be as big as the screen.
@@ -430,15 +411,16 @@ fn expect_images_stay_in_the_file_directory() {
         "f.json",
         one("{\"action\": \"expect\", \"image\": \"in.png\"}").as_bytes(),
     );
-    let s = d.lib().load("f.json", "s", None).expect("loads");
+    let s = lib(&d).load("f.json", "s", None).expect("loads");
     assert_eq!(
         s.check_screen(800, 480).unwrap_err().to_string(),
         "f.json: scenario \"s\": step 1: in.png is 2x2 but the screen is 800x480; give a \"region\" or a full-screen image"
     );
     assert!(s.check_screen(2, 2).is_ok());
     // load_path: images relative to the file, wherever it is.
-    let s = vncmon::scenario::load_path(&d.0.join("f.json"), "s", Some((2, 2))).expect("load_path");
-    assert_eq!(s.file, d.0.join("f.json").display().to_string());
+    let s =
+        vncmon::scenario::load_path(&d.path.join("f.json"), "s", Some((2, 2))).expect("load_path");
+    assert_eq!(s.file, d.path.join("f.json").display().to_string());
     let missing =
         vncmon::scenario::load_path(Path::new("/nonexistent/f.json"), "s", None).unwrap_err();
     assert_eq!(missing.kind, LoadErrorKind::NotFound);

@@ -134,7 +134,7 @@ impl TempDir {
     }
 
     /// Writes `self/name`.
-    pub fn write(&self, name: &str, contents: &str) -> PathBuf {
+    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
         let p = self.path.join(name);
         std::fs::write(&p, contents)
             .unwrap_or_else(|e| panic!("cannot write {}: {e}", p.display()));
